@@ -188,4 +188,3 @@ func (e *Executor) Status(task string, sources []string) []*pb.RunnerStatus {
 	})
 	return out
 }
-

@@ -22,7 +22,9 @@ type fakeLease struct {
 	changed chan struct{}
 }
 
-func newFakeLease(valid bool) *fakeLease { return &fakeLease{valid: valid, changed: make(chan struct{})} }
+func newFakeLease(valid bool) *fakeLease {
+	return &fakeLease{valid: valid, changed: make(chan struct{})}
+}
 
 func (l *fakeLease) Valid(time.Time) bool {
 	l.mu.Lock()
