@@ -91,7 +91,7 @@ func (e *Executor) Reconcile() {
 	e.mu.Unlock()
 	stopRunners(stale)
 	for _, r := range stale {
-		e.log.Info().Str(keyTask, r.key.Task).Str(keySource, r.key.Source).Uint64(keyEpoch, r.spec.epoch).Msg("runner stopped")
+		e.log.Info().Str(keyTask, r.key.Task).Str(keySource, r.key.Source).Uint64(keyEpoch, r.spec.epoch).Str("event", "runner_stopped").Msg("runner stopped")
 	}
 
 	e.mu.Lock()
@@ -100,7 +100,7 @@ func (e *Executor) Reconcile() {
 		if _, running := e.runners[key]; !running {
 			e.runners[key] = e.startRunner(key, spec)
 			e.log.Info().Str(keyTask, key.Task).Str(keySource, key.Source).Uint64(keyEpoch, spec.epoch).
-				Uint64("revision", spec.revision).Str("stage", spec.stage.String()).Msg("runner started")
+				Uint64("revision", spec.revision).Str("stage", spec.stage.String()).Str("event", "runner_started").Msg("runner started")
 		}
 	}
 }

@@ -95,6 +95,7 @@ type SourceStatus struct {
 	Port          int32                  `protobuf:"varint,7,opt,name=port,proto3" json:"port,omitempty"`
 	Flavor        string                 `protobuf:"bytes,8,opt,name=flavor,proto3" json:"flavor,omitempty"`
 	Tasks         []string               `protobuf:"bytes,9,rep,name=tasks,proto3" json:"tasks,omitempty"`
+	BoundUnixMs   int64                  `protobuf:"varint,10,opt,name=bound_unix_ms,json=boundUnixMs,proto3" json:"bound_unix_ms,omitempty"` // when the leader bound it (its clock)
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -190,6 +191,13 @@ func (x *SourceStatus) GetTasks() []string {
 		return x.Tasks
 	}
 	return nil
+}
+
+func (x *SourceStatus) GetBoundUnixMs() int64 {
+	if x != nil {
+		return x.BoundUnixMs
+	}
+	return 0
 }
 
 type OperateSourceResponse struct {
@@ -1858,7 +1866,7 @@ const file_admin_proto_rawDesc = "" +
 	"\x02op\x18\x01 \x01(\tR\x02op\x12\x18\n" +
 	"\aconfigs\x18\x02 \x03(\tR\aconfigs\x12\x1d\n" +
 	"\n" +
-	"source_ids\x18\x03 \x03(\tR\tsourceIds\"\xe1\x01\n" +
+	"source_ids\x18\x03 \x03(\tR\tsourceIds\"\x85\x02\n" +
 	"\fSourceStatus\x12\x1b\n" +
 	"\tsource_id\x18\x01 \x01(\tR\bsourceId\x12\x16\n" +
 	"\x06worker\x18\x02 \x01(\tR\x06worker\x12\x14\n" +
@@ -1868,7 +1876,9 @@ const file_admin_proto_rawDesc = "" +
 	"\x04host\x18\x06 \x01(\tR\x04host\x12\x12\n" +
 	"\x04port\x18\a \x01(\x05R\x04port\x12\x16\n" +
 	"\x06flavor\x18\b \x01(\tR\x06flavor\x12\x14\n" +
-	"\x05tasks\x18\t \x03(\tR\x05tasks\"K\n" +
+	"\x05tasks\x18\t \x03(\tR\x05tasks\x12\"\n" +
+	"\rbound_unix_ms\x18\n" +
+	" \x01(\x03R\vboundUnixMs\"K\n" +
 	"\x15OperateSourceResponse\x122\n" +
 	"\asources\x18\x01 \x03(\v2\x18.dmraft.rpc.SourceStatusR\asources\"j\n" +
 	"\x10StartTaskRequest\x12\x1b\n" +

@@ -1,0 +1,102 @@
+package cluster
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/dmraft/dmraft/test/harness"
+)
+
+// sourceShow is the JSON of dmctl operate-source show.
+type sourceShow struct {
+	Sources []struct {
+		Source  string `json:"source"`
+		Worker  string `json:"worker"`
+		Epoch   uint64 `json:"epoch"`
+		BoundMs int64  `json:"bound_unix_ms"`
+	} `json:"sources"`
+}
+
+type binding struct {
+	worker string
+	epoch  uint64
+	bound  time.Time
+}
+
+func showSource(c *harness.Cluster, id string) (binding, error) {
+	var s sourceShow
+	if err := c.DmctlJSON(&s, "operate-source", "show", id); err != nil {
+		return binding{}, err
+	}
+	for _, src := range s.Sources {
+		if src.Source == id {
+			return binding{src.Worker, src.Epoch, time.UnixMilli(src.BoundMs)}, nil
+		}
+	}
+	return binding{}, fmt.Errorf("source %s not listed", id)
+}
+
+// waitBound waits until the source is bound to a node other than "not" (any when empty).
+func waitBound(t *testing.T, c *harness.Cluster, id, not string, timeout time.Duration) binding {
+	t.Helper()
+	var b binding
+	var err error
+	if !harness.Eventually(timeout, func() bool {
+		b, err = showSource(c, id)
+		return err == nil && b.worker != "" && b.worker != not
+	}) {
+		t.Fatalf("source %s not bound (away from %q) within %v: last %+v, %v", id, not, timeout, b, err)
+	}
+	return b
+}
+
+// writeFile writes a config file into the test's temp dir.
+func writeFile(t *testing.T, name, text string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// sourceYAML describes an upstream; the cluster core never connects to it.
+func sourceYAML(id string, port int) string {
+	return fmt.Sprintf(`source-id: %s
+flavor: mariadb
+enable-gtid: true
+from:
+  host: 127.0.0.1
+  port: %d
+  user: root
+  password: "s3cret-pw"
+`, id, port)
+}
+
+func taskYAML(name string, sources ...string) string {
+	s := fmt.Sprintf(`name: %s
+task-mode: all
+target-database:
+  host: 127.0.0.1
+  port: 3306
+  user: root
+  password: "target-pw"
+mysql-instances:
+`, name)
+	for _, id := range sources {
+		s += fmt.Sprintf("  - source-id: %s\n", id)
+	}
+	return s
+}
+
+func mustDmctl(t *testing.T, c *harness.Cluster, args ...string) string {
+	t.Helper()
+	out, err := c.Dmctl(args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}

@@ -1,0 +1,197 @@
+package harness
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// Options tune a test cluster.
+type Options struct {
+	// NodeArgs are extra dmnode flags for every node, e.g. timeouts.
+	NodeArgs []string
+}
+
+// FastTimeouts are the fence and rebind timeouts tests use.
+var FastTimeouts = []string{"--fence-timeout", "1s", "--rebind-after", "2s"}
+
+var clusterSeq atomic.Int32
+
+// Cluster is a set of dmnode processes on loopback.
+type Cluster struct {
+	t      testing.TB
+	opts   Options
+	id     int
+	dir    string
+	dmnode string
+	dmctl  string
+	Nodes  []*Node
+}
+
+// NewCluster starts n nodes: the first bootstraps, the others join it. It
+// returns once every node is listed alive by dmctl list-member.
+func NewCluster(t testing.TB, n int, opts Options) *Cluster {
+	t.Helper()
+	dmnode, dmctl, err := Binaries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := os.MkdirTemp("", "dmraft-cluster-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = os.Chmod(dir, 0o755)
+	c := &Cluster{t: t, opts: opts, id: int(clusterSeq.Add(1)), dir: dir, dmnode: dmnode, dmctl: dmctl}
+	t.Cleanup(c.cleanup)
+	for i := 0; i < n; i++ {
+		if _, err := c.AddNode(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.WaitMembersAlive(n, 30*time.Second)
+	return c
+}
+
+// AddNode starts one more node: bootstrap when it is the first, else join.
+func (c *Cluster) AddNode() (*Node, error) {
+	n, err := newNode(c, len(c.Nodes))
+	if err != nil {
+		return nil, err
+	}
+	c.Nodes = append(c.Nodes, n)
+	if len(c.Nodes) == 1 {
+		err = n.start(n.args("start", "--bootstrap"))
+	} else {
+		err = n.start(n.args("join", c.Nodes[0].Addr+","+c.liveAddrs()))
+	}
+	return n, err
+}
+
+func (c *Cluster) liveAddrs() string {
+	var out []string
+	for _, n := range c.Nodes {
+		if n.Running() {
+			out = append(out, n.Addr)
+		}
+	}
+	return strings.Join(out, ",")
+}
+
+func (c *Cluster) cleanup() {
+	for _, n := range c.Nodes {
+		c.Heal(n)
+		n.Resume()
+		n.Kill()
+	}
+	if c.t.Failed() {
+		for _, n := range c.Nodes {
+			c.t.Logf("---- %s log tail (%s)\n%s", n.Name, n.LogPath, n.LogTail(40))
+		}
+		c.t.Logf("cluster files kept in %s", c.dir)
+		return
+	}
+	_ = os.RemoveAll(c.dir)
+}
+
+// Dmctl runs dmctl against every node address and returns its stdout.
+func (c *Cluster) Dmctl(args ...string) (string, error) {
+	var addrs []string
+	for _, n := range c.Nodes {
+		addrs = append(addrs, n.Addr)
+	}
+	full := append([]string{"--addr", strings.Join(addrs, ","), "--timeout", "20s"}, args...)
+	cmd := exec.Command(c.dmctl, full...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return stdout.String(), fmt.Errorf("dmctl %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return stdout.String(), nil
+}
+
+// DmctlJSON runs dmctl -o json and decodes its output into v.
+func (c *Cluster) DmctlJSON(v any, args ...string) error {
+	out, err := c.Dmctl(append([]string{"-o", "json"}, args...)...)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal([]byte(out), v); err != nil {
+		return fmt.Errorf("decode dmctl output %q: %w", out, err)
+	}
+	return nil
+}
+
+// Members is the JSON of dmctl list-member.
+type Members struct {
+	Leader  string `json:"leader"`
+	Members []struct {
+		Name    string   `json:"name"`
+		Addr    string   `json:"addr"`
+		State   string   `json:"state"`
+		Voter   bool     `json:"voter"`
+		Leader  bool     `json:"leader"`
+		Sources []string `json:"sources"`
+	} `json:"members"`
+}
+
+// ListMembers returns dmctl list-member.
+func (c *Cluster) ListMembers() (Members, error) {
+	var m Members
+	err := c.DmctlJSON(&m, "list-member")
+	return m, err
+}
+
+// WaitMembersAlive waits until list-member shows n alive voters and a leader.
+func (c *Cluster) WaitMembersAlive(n int, timeout time.Duration) Members {
+	c.t.Helper()
+	var last Members
+	var lastErr error
+	ok := Eventually(timeout, func() bool {
+		last, lastErr = c.ListMembers()
+		if lastErr != nil || last.Leader == "" {
+			return false
+		}
+		alive := 0
+		for _, m := range last.Members {
+			if m.State == "alive" && m.Voter {
+				alive++
+			}
+		}
+		return alive == n
+	})
+	if !ok {
+		c.t.Fatalf("cluster did not reach %d alive voters in %v: last %+v, error %v", n, timeout, last, lastErr)
+	}
+	return last
+}
+
+// Node returns the node with name.
+func (c *Cluster) Node(name string) *Node {
+	for _, n := range c.Nodes {
+		if n.Name == name {
+			return n
+		}
+	}
+	c.t.Fatalf("no node %q", name)
+	return nil
+}
+
+// Eventually polls cond every 100 ms until it holds or timeout passes.
+func Eventually(timeout time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	for {
+		if cond() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
