@@ -33,13 +33,15 @@ func applyRegisterNode(v *View, c *pb.RegisterNode, now int64) *pb.ApplyResult {
 	if n.GetName() == "" || n.GetRaftAddr() == "" {
 		return fail(CodeInvalidCommand, "a node needs a name and a raft address")
 	}
-	for _, other := range v.Nodes {
-		if other.Name == n.Name {
-			if other.RaftAddr == n.RaftAddr && other.Addr == n.Addr && other.GossipAddr == n.GossipAddr {
-				return ok() // the same node registering again: nothing to change
-			}
-			return fail(CodeNodeExists, "node name %q is already used by the member at %s", n.Name, other.RaftAddr)
+	if other, found := v.Nodes[n.Name]; found {
+		if other.RaftAddr == n.RaftAddr && other.Addr == n.Addr && other.GossipAddr == n.GossipAddr {
+			return ok() // the same node registering again: nothing to change
 		}
+		return fail(CodeNodeExists, "node name %q is already used by the member at %s", n.Name, other.RaftAddr)
+	}
+	// Sorted, so that the message names the same member on every replica.
+	for _, name := range sortedKeys(v.Nodes) {
+		other := v.Nodes[name]
 		if other.RaftAddr == n.RaftAddr || (n.Addr != "" && other.Addr == n.Addr) || (n.GossipAddr != "" && other.GossipAddr == n.GossipAddr) {
 			return fail(CodeNodeExists, "an address of node %q is already used by member %q", n.Name, other.Name)
 		}
@@ -241,6 +243,9 @@ func checkEpoch(v *View, source string, epoch uint64) *pb.ApplyResult {
 }
 
 func applyMarkUnitFinished(v *View, c *pb.MarkUnitFinished, now int64) *pb.ApplyResult {
+	if c.GetMark().GetUnit() == "" {
+		return fail(CodeInvalidCommand, "a finished-unit mark needs a unit")
+	}
 	key := SubtaskKey{c.Task, c.SourceId}
 	st, found := v.Subtasks[key]
 	if !found {
