@@ -48,4 +48,3 @@ func proposeOnce(ctx context.Context, node *cluster.Node, pool *ConnPool, cmd *p
 	}
 	return pb.NewNodeClient(conn).Propose(ctx, cmd)
 }
-

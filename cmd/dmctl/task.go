@@ -96,17 +96,23 @@ func taskOpCommand(g *globals, use, short string, op func(context.Context, pb.Ad
 
 func stopTaskCommand(g *globals) *cobra.Command {
 	return taskOpCommand(g, "stop-task", "Stop and remove a task (checkpoints on the target are kept)",
-		func(ctx context.Context, a pb.AdminClient, r *pb.TaskOpRequest) (*pb.TaskResponse, error) { return a.StopTask(ctx, r) })
+		func(ctx context.Context, a pb.AdminClient, r *pb.TaskOpRequest) (*pb.TaskResponse, error) {
+			return a.StopTask(ctx, r)
+		})
 }
 
 func pauseTaskCommand(g *globals) *cobra.Command {
 	return taskOpCommand(g, "pause-task", "Pause a task's subtasks",
-		func(ctx context.Context, a pb.AdminClient, r *pb.TaskOpRequest) (*pb.TaskResponse, error) { return a.PauseTask(ctx, r) })
+		func(ctx context.Context, a pb.AdminClient, r *pb.TaskOpRequest) (*pb.TaskResponse, error) {
+			return a.PauseTask(ctx, r)
+		})
 }
 
 func resumeTaskCommand(g *globals) *cobra.Command {
 	return taskOpCommand(g, "resume-task", "Resume paused subtasks (this also retries a subtask paused by an error)",
-		func(ctx context.Context, a pb.AdminClient, r *pb.TaskOpRequest) (*pb.TaskResponse, error) { return a.ResumeTask(ctx, r) })
+		func(ctx context.Context, a pb.AdminClient, r *pb.TaskOpRequest) (*pb.TaskResponse, error) {
+			return a.ResumeTask(ctx, r)
+		})
 }
 
 func taskCall(g *globals, fn func(context.Context, pb.AdminClient) (*pb.TaskResponse, error)) error {

@@ -8,9 +8,19 @@ import (
 	"os/exec"
 	"strings"
 	"sync/atomic"
-	"testing"
 	"time"
 )
+
+// TB is the part of testing.TB the harness uses, so that programs (the
+// demo, benchmarks) can drive a cluster too.
+type TB interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+	Logf(format string, args ...any)
+	Cleanup(func())
+	Failed() bool
+}
 
 // Options tune a test cluster.
 type Options struct {
@@ -25,7 +35,7 @@ var clusterSeq atomic.Int32
 
 // Cluster is a set of dmnode processes on loopback.
 type Cluster struct {
-	t      testing.TB
+	t      TB
 	opts   Options
 	id     int
 	dir    string
@@ -36,7 +46,7 @@ type Cluster struct {
 
 // NewCluster starts n nodes: the first bootstraps, the others join it. It
 // returns once every node is listed alive by dmctl list-member.
-func NewCluster(t testing.TB, n int, opts Options) *Cluster {
+func NewCluster(t TB, n int, opts Options) *Cluster {
 	t.Helper()
 	dmnode, dmctl, err := Binaries()
 	if err != nil {

@@ -206,4 +206,3 @@ func (n *Node) LogTail(lines int) string {
 	}
 	return strings.Join(all, "\n")
 }
-
