@@ -41,6 +41,7 @@ type Node struct {
 
 	idMu     sync.Mutex
 	identity identity
+	hasState bool // the data dir had raft state at Open, or Open bootstrapped
 
 	mu          sync.Mutex // guards the leadership fields below
 	leaderGen   uint64     // raised on every gain and loss of leadership
@@ -119,6 +120,7 @@ func Open(cfg Config, f *fsm.FSM) (*Node, error) {
 	if err != nil {
 		return fail(fmt.Errorf("read raft state: %w", err))
 	}
+	n.hasState = hasState
 	if cfg.Bootstrap && hasState {
 		return fail(fmt.Errorf("cannot bootstrap: data dir %s already has raft state; remove --bootstrap to restart with its state, or use an empty --data-dir", cfg.DataDir))
 	}
@@ -160,6 +162,7 @@ func Open(cfg Config, f *fsm.FSM) (*Node, error) {
 		if err := n.raft.BootstrapCluster(boot).Error(); err != nil {
 			return fail(fmt.Errorf("bootstrap cluster: %w", err))
 		}
+		n.hasState = true
 		log.Info().Str("cluster_id", n.identity.ClusterID).Msg("bootstrapped a new cluster")
 	}
 
@@ -262,6 +265,11 @@ func (n *Node) WaitLeader(ctx context.Context) (name, adminAddr string, err erro
 		}
 	}
 }
+
+// HasState reports whether the data dir held raft state when the node was
+// opened, or Open bootstrapped a cluster: the node is a member already and
+// must not join again.
+func (n *Node) HasState() bool { return n.hasState }
 
 // Stats returns raft's statistics (indexes, term, state, last contact...).
 func (n *Node) Stats() map[string]string { return n.raft.Stats() }
