@@ -3,6 +3,7 @@ package cluster
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -99,4 +100,46 @@ func mustDmctl(t *testing.T, c *harness.Cluster, args ...string) string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// runCmd runs a binary and returns its combined output.
+func runCmd(bin string, args ...string) (string, error) {
+	out, err := exec.Command(bin, args...).CombinedOutput()
+	return string(out), err
+}
+
+type process struct{ cmd *exec.Cmd }
+
+func (p process) stop() {
+	_ = p.cmd.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { _ = p.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = p.cmd.Process.Kill()
+	}
+}
+
+// startProcess starts a binary in the background; its output goes to the test log on failure.
+func startProcess(t *testing.T, bin string, args ...string) process {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	logPath := filepath.Join(t.TempDir(), "process.log")
+	f, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		f.Close()
+		if t.Failed() {
+			data, _ := os.ReadFile(logPath)
+			t.Logf("%s output:\n%s", bin, data)
+		}
+	})
+	return process{cmd}
 }

@@ -26,6 +26,8 @@ type TB interface {
 type Options struct {
 	// NodeArgs are extra dmnode flags for every node, e.g. timeouts.
 	NodeArgs []string
+	// DmctlArgs are extra dmctl flags for every call, e.g. TLS files.
+	DmctlArgs []string
 }
 
 // FastTimeouts are the fence and rebind timeouts tests use.
@@ -109,13 +111,17 @@ func (c *Cluster) cleanup() {
 	_ = os.RemoveAll(c.dir)
 }
 
+// Dir is the cluster's working directory (world-readable).
+func (c *Cluster) Dir() string { return c.dir }
+
 // Dmctl runs dmctl against every node address and returns its stdout.
 func (c *Cluster) Dmctl(args ...string) (string, error) {
 	var addrs []string
 	for _, n := range c.Nodes {
 		addrs = append(addrs, n.Addr)
 	}
-	full := append([]string{"--addr", strings.Join(addrs, ","), "--timeout", "20s"}, args...)
+	full := append([]string{"--addr", strings.Join(addrs, ","), "--timeout", "20s"}, c.opts.DmctlArgs...)
+	full = append(full, args...)
 	cmd := exec.Command(c.dmctl, full...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

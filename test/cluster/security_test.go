@@ -1,0 +1,106 @@
+package cluster
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dmraft/dmraft/test/harness"
+)
+
+// TestMutualTLSAndGossipKey runs a cluster whose gRPC and raft speak mutual
+// TLS and whose gossip is encrypted; dmctl without a certificate is refused.
+func TestMutualTLSAndGossipKey(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts dmnode processes")
+	}
+	dir, err := os.MkdirTemp("", "dmraft-tls-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	_ = os.Chmod(dir, 0o755)
+	files, err := harness.GenerateTLS(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodeArgs := append(append([]string{}, harness.FastTimeouts...), files.Args()...)
+	nodeArgs = append(nodeArgs, "--gossip-key", strings.Repeat("ab", 32))
+	c := harness.NewCluster(t, 3, harness.Options{NodeArgs: nodeArgs, DmctlArgs: files.Args()})
+
+	mustDmctl(t, c, "operate-source", "create", writeFile(t, "s.yaml", sourceYAML("mysql-01", 3306)))
+	waitBound(t, c, "mysql-01", "", 10*time.Second)
+
+	// The raft port completes a TLS handshake with the cluster's certificate.
+	pair, err := tls.LoadX509KeyPair(files.Cert, files.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pem, _ := os.ReadFile(files.CA)
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	conn, err := tls.Dial("tcp", c.Nodes[0].RaftAddr, &tls.Config{Certificates: []tls.Certificate{pair}, RootCAs: pool})
+	if err != nil {
+		t.Fatalf("raft address does not speak TLS: %v", err)
+	}
+	conn.Close()
+
+	// A dmctl without the client certificate gets nothing.
+	_, dmctl, _ := harness.Binaries()
+	out, err := runCmd(dmctl, "--addr", c.Nodes[0].Addr, "--timeout", "2s", "list-member")
+	if err == nil {
+		t.Fatalf("dmctl without a certificate was answered:\n%s", out)
+	}
+}
+
+func TestEvictLeader(t *testing.T) {
+	c := newCluster(t)
+	m := c.WaitMembersAlive(3, 10*time.Second)
+	old := m.Leader
+	mustDmctl(t, c, "operate-leader", "evict", "--name", old)
+	var now harness.Members
+	if !harness.Eventually(15*time.Second, func() bool {
+		var err error
+		now, err = c.ListMembers()
+		return err == nil && now.Leader != "" && now.Leader != old
+	}) {
+		t.Fatalf("leadership did not leave the evicted %s: %+v", old, now)
+	}
+	mustDmctl(t, c, "operate-leader", "cancel-evict", "--name", old)
+	out := mustDmctl(t, c, "-o", "json", "list-member")
+	if strings.Contains(out, `"evict_leader": true`) {
+		t.Fatalf("eviction not cancelled:\n%s", out)
+	}
+}
+
+func TestUpdateTaskRestartsRunnerOnNewRevision(t *testing.T) {
+	c := newCluster(t)
+	mustDmctl(t, c, "operate-source", "create", writeFile(t, "s.yaml", sourceYAML("mysql-01", 3306)))
+	b := waitBound(t, c, "mysql-01", "", 10*time.Second)
+	mustDmctl(t, c, "start-task", writeFile(t, "task.yaml", taskYAML("t1", "mysql-01")))
+	changed := strings.Replace(taskYAML("t1", "mysql-01"), "port: 3306", "port: 3307", 1)
+	out := mustDmctl(t, c, "-o", "json", "update-task", writeFile(t, "task2.yaml", changed))
+	if !strings.Contains(out, `"revision": 2`) {
+		t.Fatalf("update-task did not raise the revision:\n%s", out)
+	}
+	n := c.Node(b.worker)
+	if !harness.Eventually(10*time.Second, func() bool {
+		evs, _ := n.Events("runner_started")
+		for _, ev := range evs {
+			if r, _ := ev.Fields["revision"].(float64); r == 2 {
+				return true
+			}
+		}
+		return false
+	}) {
+		t.Fatalf("%s did not restart the runner on revision 2", n.Name)
+	}
+	// update-task cannot add sources.
+	mustDmctl(t, c, "operate-source", "create", writeFile(t, "s2.yaml", sourceYAML("mysql-02", 3306)))
+	if _, err := c.Dmctl("update-task", writeFile(t, "task3.yaml", taskYAML("t1", "mysql-01", "mysql-02"))); err == nil {
+		t.Fatal("update-task that adds a source succeeded")
+	}
+}
