@@ -21,3 +21,7 @@ test: lint build
 
 clean:
 	rm -rf $(BIN)
+
+.PHONY: bench-cluster
+bench-cluster:
+	$(GO) run ./test/bench/cluster

@@ -2,6 +2,7 @@ package rpc
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -93,12 +94,12 @@ func (s *Server) TransferSource(ctx context.Context, req *pb.TransferSourceReque
 			return nil, err
 		}
 		cmd, err := scheduler.PlanTransfer(v, req.SourceId, req.Node, s.schedulerMembers())
-		if err != nil {
-			return nil, err
-		}
-		if cmd == nil { // already bound there
+		if errors.Is(err, scheduler.ErrAlreadyBound) { // idempotent: nothing to move
 			b := v.Bindings[req.SourceId]
 			return &pb.TransferSourceResponse{SourceId: req.SourceId, Node: b.Node, Epoch: b.Epoch}, nil
+		}
+		if err != nil {
+			return nil, err
 		}
 		res, err := s.propose(ctx, cmd)
 		if err != nil {
