@@ -1200,6 +1200,7 @@ type ListMemberResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Leader        string                 `protobuf:"bytes,1,opt,name=leader,proto3" json:"leader,omitempty"`
 	Members       []*Member              `protobuf:"bytes,2,rep,name=members,proto3" json:"members,omitempty"`
+	ClusterId     string                 `protobuf:"bytes,3,opt,name=cluster_id,json=clusterId,proto3" json:"cluster_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1246,6 +1247,13 @@ func (x *ListMemberResponse) GetMembers() []*Member {
 		return x.Members
 	}
 	return nil
+}
+
+func (x *ListMemberResponse) GetClusterId() string {
+	if x != nil {
+		return x.ClusterId
+	}
+	return ""
 }
 
 type OfflineMemberRequest struct {
@@ -1956,10 +1964,12 @@ const file_admin_proto_rawDesc = "" +
 	"\x05voter\x18\x06 \x01(\bR\x05voter\x12\x16\n" +
 	"\x06leader\x18\a \x01(\bR\x06leader\x12!\n" +
 	"\fevict_leader\x18\b \x01(\bR\vevictLeader\x12\x18\n" +
-	"\asources\x18\t \x03(\tR\asources\"Z\n" +
+	"\asources\x18\t \x03(\tR\asources\"y\n" +
 	"\x12ListMemberResponse\x12\x16\n" +
 	"\x06leader\x18\x01 \x01(\tR\x06leader\x12,\n" +
-	"\amembers\x18\x02 \x03(\v2\x12.dmraft.rpc.MemberR\amembers\"*\n" +
+	"\amembers\x18\x02 \x03(\v2\x12.dmraft.rpc.MemberR\amembers\x12\x1d\n" +
+	"\n" +
+	"cluster_id\x18\x03 \x01(\tR\tclusterId\"*\n" +
 	"\x14OfflineMemberRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"@\n" +
 	"\x15OfflineMemberResponse\x12'\n" +

@@ -33,7 +33,7 @@ func (s *Server) ListMember(ctx context.Context, req *pb.ListMemberRequest) (*pb
 
 func (s *Server) members() *pb.ListMemberResponse {
 	v := s.node.FSM().View()
-	resp := &pb.ListMemberResponse{}
+	resp := &pb.ListMemberResponse{ClusterId: s.node.ClusterID()}
 	for _, m := range s.node.Members() {
 		pm := &pb.Member{
 			Name: m.Name, Addr: m.Addr, RaftAddr: m.RaftAddr, GossipAddr: m.GossipAddr,

@@ -132,16 +132,15 @@ func schedulerMembers(node *cluster.Node) []scheduler.Member {
 // join asks the cluster, through the member at cfg.Join, to add this node.
 // A node that already has raft state is a member already and skips it.
 func join(ctx context.Context, cfg Config, node *cluster.Node, pool *rpc.ConnPool, log zerolog.Logger) error {
-	if node.HasState() {
-		log.Info().Msg("data dir has cluster state: restarting as a member, no join needed")
-		return nil
-	}
 	client, err := rpc.NewClientWithPool([]string{cfg.Join}, pool)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, joinTimeout)
 	defer cancel()
+	if node.HasState() {
+		return checkSameCluster(ctx, cfg, node, client, log)
+	}
 	self := &pb.Node{Name: cfg.Name, Addr: cfg.Addr, RaftAddr: cfg.RaftAddr, GossipAddr: cfg.GossipAddr}
 	resp, err := rpc.CallNode(ctx, client, func(ctx context.Context, c pb.NodeClient) (*pb.JoinResponse, error) {
 		return c.Join(ctx, &pb.JoinRequest{Node: self})
@@ -165,4 +164,21 @@ func raftTLS(server, client *tls.Config) *tls.Config {
 	c := server.Clone()
 	c.RootCAs = client.RootCAs
 	return c
+}
+
+// checkSameCluster lets a node with state restart through `dmnode join`,
+// but only into the cluster its data dir belongs to.
+func checkSameCluster(ctx context.Context, cfg Config, node *cluster.Node, client *rpc.Client, log zerolog.Logger) error {
+	resp, err := rpc.Call(ctx, client, func(ctx context.Context, a pb.AdminClient) (*pb.ListMemberResponse, error) {
+		return a.ListMember(ctx, &pb.ListMemberRequest{})
+	})
+	if err != nil {
+		return fmt.Errorf("ask %s which cluster it belongs to: %w", cfg.Join, err)
+	}
+	if resp.ClusterId != "" && node.ClusterID() != "" && resp.ClusterId != node.ClusterID() {
+		return fmt.Errorf("data dir %s belongs to cluster %s, but %s is a member of cluster %s: use an empty --data-dir to join that cluster",
+			cfg.DataDir, node.ClusterID(), cfg.Join, resp.ClusterId)
+	}
+	log.Info().Msg("data dir has cluster state: restarting as a member, no join needed")
+	return nil
 }

@@ -190,4 +190,20 @@ func TestNodeStartErrors(t *testing.T) {
 		t.Fatalf("rebind-after <= fence-timeout: %s", out)
 	}
 	_ = os.Remove(copyDir)
+
+	// A data dir of another cluster, used to join this one.
+	soloDir := t.TempDir()
+	soloArgs := addrs()
+	solo := startProcess(t, dmnode, append([]string{"start", "--bootstrap", "--name", "solo", "--data-dir", soloDir}, soloArgs...)...)
+	_, dmctl, _ := harness.Binaries()
+	if !harness.Eventually(15*time.Second, func() bool {
+		out, err := runCmd(dmctl, "--addr", soloArgs[1], "--timeout", "2s", "-o", "json", "list-member")
+		return err == nil && strings.Contains(out, `"leader": "solo"`)
+	}) {
+		t.Fatal("the solo cluster did not start")
+	}
+	solo.stop()
+	if out := run(append([]string{"join", c.Nodes[1].Addr, "--name", "solo", "--data-dir", soloDir}, addrs()...)...); !strings.Contains(out, "belongs to cluster") {
+		t.Fatalf("joining with another cluster's data dir: %s", out)
+	}
 }
