@@ -37,6 +37,7 @@ func (n *Node) onLeadership(ctx context.Context, leader bool) {
 		n.renewals = map[string]time.Time{}
 	} else {
 		n.leaderSince = time.Time{}
+		n.renewals = map[string]time.Time{}
 		// The lease of a leader is its leadership: drop it at once, under mu
 		// so that no renewal of the old leadership can slip in after.
 		n.lease.invalidate()

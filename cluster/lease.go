@@ -7,25 +7,37 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+	"github.com/rs/zerolog"
 )
 
 // Lease says whether this node may run work: a follower holds it while it
 // has had a successful renewal from the leader within FenceTimeout, the
-// leader while it keeps verifying its leadership. See DESIGN.md for why a
-// valid lease means no other node runs the same source.
+// leader while it keeps verifying its leadership.
 //
 // The lease is extended only by a renewal whose request was sent at a time
 // `sent` read from this process's monotonic clock before the request left,
 // to exactly sent + FenceTimeout. Nothing else ever extends it.
+//
+// Why that fences (the full argument is in DESIGN.md): the leader moves a
+// node's sources only RebindAfter (> FenceTimeout + margin) after that node's
+// LastSeen. LastSeen is the receipt time of its latest renewal, recorded
+// before the grant is answered, so >= sent; or the moment the leader took
+// over, which is after every grant of an earlier leader (those needed a
+// quorum to acknowledge the old term after sent, and one of that quorum then
+// voted for the new leader). Either way sent + FenceTimeout comes before the
+// rebind. The margin covers clock rate drift and an in-flight heartbeat
+// counted by raft's VerifyLeader. A paused process is not covered by any
+// lease: that is the epoch token's job.
 type Lease struct {
 	mu      sync.Mutex
 	expiry  time.Time // zero: no lease; carries a monotonic reading
 	changed chan struct{}
 	timer   *time.Timer
 	closed  bool
+	log     zerolog.Logger
 }
 
-func newLease() *Lease { return &Lease{changed: make(chan struct{})} }
+func newLease(log zerolog.Logger) *Lease { return &Lease{changed: make(chan struct{}), log: log} }
 
 // Valid reports whether the lease holds at now, which must come from
 // time.Now() so that the comparison uses the monotonic clock.
@@ -75,6 +87,7 @@ func (l *Lease) lapse(e time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.expiry.Equal(e) {
+		l.log.Warn().Msg("lease lapsed: no renewal from the leader within the fence timeout")
 		l.notifyLocked()
 	}
 }
@@ -88,6 +101,9 @@ func (l *Lease) invalidate() {
 		l.timer = nil
 	}
 	if !l.expiry.IsZero() {
+		if time.Now().Before(l.expiry) {
+			l.log.Info().Msg("lease dropped")
+		}
 		l.expiry = time.Time{}
 		l.notifyLocked()
 	}
@@ -142,13 +158,13 @@ func (n *Node) leaseLoop(ctx context.Context) {
 // renewLease makes one renewal attempt. Any failure just leaves the lease
 // to lapse by itself.
 func (n *Node) renewLease(ctx context.Context) {
+	leading, gen := n.raft.State() == raft.Leader, n.leaderGeneration()
 	sent := time.Now() // before anything is asked: the lease counts from here
 	ctx, cancel := context.WithDeadline(ctx, sent.Add(n.cfg.FenceTimeout))
 	defer cancel()
 	log := n.leaseLog
 
-	if n.raft.State() == raft.Leader {
-		gen := n.leaderGeneration()
+	if leading {
 		// VerifyLeader fails unless this node was leader, with a quorum
 		// acknowledging it, after sent.
 		readIdx, err := n.VerifyLeader(ctx)

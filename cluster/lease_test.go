@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 )
 
 // waitLeases waits until every given node holds a valid lease.
@@ -143,7 +145,7 @@ func TestLeaderLeaseDropsWithLeadership(t *testing.T) {
 }
 
 func TestLeaseUnit(t *testing.T) {
-	l := newLease()
+	l := newLease(zerolog.Nop())
 	if l.Valid(time.Now()) {
 		t.Fatal("a new lease is valid")
 	}

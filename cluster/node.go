@@ -84,7 +84,7 @@ func Open(cfg Config, f *fsm.FSM) (*Node, error) {
 	n := &Node{
 		cfg: cfg, log: log, leaseLog: cfg.Logger.With().Str(logComponent, "lease").Logger(),
 		fsm: f, identity: id,
-		lease:     newLease(),
+		lease:     newLease(cfg.Logger.With().Str(logComponent, "lease").Logger()),
 		leaseKick: make(chan struct{}, 1),
 		notifyCh:  make(chan bool, 8),
 		renewals:  map[string]time.Time{},
