@@ -1,0 +1,12 @@
+// Package dump reads a consistent snapshot of the selected upstream tables:
+// it opens N connections inside one snapshot with its binlog position,
+// lists the tables the block-allow-list selects (routed to their target
+// names), splits each into key-range chunks, and reads a chunk as
+// ready-to-run multi-row INSERT statements whose values round-trip exactly
+// (see encode.go). It writes nothing: package load owns the target side.
+//
+// Chunk bounds are plain key values, so the same chunk can be read again
+// from a later snapshot (after a failover) and covers the same keys; the
+// first chunk has no lower bound and the last none upper, so every row of
+// any snapshot falls into exactly one chunk.
+package dump

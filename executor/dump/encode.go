@@ -1,0 +1,76 @@
+package dump
+
+import (
+	"encoding/hex"
+	"strings"
+)
+
+// Value kinds decide how a value read in text form (character set binary,
+// time zone UTC) is written back as a literal that the target converts to
+// exactly the same stored value.
+type kind int
+
+const (
+	kindNumber   kind = iota // integers, DECIMAL, FLOAT, DOUBLE, YEAR: the server's text form
+	kindBits                 // BIT: its bytes as a hex literal
+	kindBinary               // BINARY, VARBINARY, BLOBs, strings in charset binary: hex
+	kindString               // CHAR, VARCHAR, TEXT, ENUM, SET, JSON: _charset X'bytes'
+	kindTemporal             // DATE, DATETIME, TIMESTAMP, TIME: quoted text (zero dates kept)
+	kindOther                // spatial and unknown types: hex of the internal form
+)
+
+func kindOf(c Column) kind {
+	switch c.DataType {
+	case "tinyint", "smallint", "mediumint", "int", "integer", "bigint", "decimal", "numeric",
+		"float", "double", "real", "year":
+		return kindNumber
+	case "bit":
+		return kindBits
+	case "binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob":
+		return kindBinary
+	case "char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set", "json":
+		if c.Charset == "" || c.Charset == "binary" {
+			return kindBinary
+		}
+		return kindString
+	case "date", "datetime", "timestamp", "time":
+		return kindTemporal
+	}
+	return kindOther
+}
+
+// AppendLiteral appends v (nil: NULL) as a SQL literal for column c.
+func AppendLiteral(buf []byte, c Column, v []byte) []byte {
+	if v == nil {
+		return append(buf, "NULL"...)
+	}
+	switch kindOf(c) {
+	case kindNumber:
+		return append(buf, v...)
+	case kindTemporal:
+		buf = append(buf, '\'')
+		buf = append(buf, v...) // digits, '-', ':', '.', ' ' only
+		return append(buf, '\'')
+	case kindString:
+		buf = append(buf, '_')
+		buf = append(buf, c.Charset...)
+		buf = append(buf, ' ')
+	}
+	buf = append(buf, "X'"...)
+	n := len(buf)
+	buf = append(buf, make([]byte, hex.EncodedLen(len(v)))...)
+	hex.Encode(buf[n:], v)
+	return append(buf, '\'')
+}
+
+// safeText reports whether a number or temporal text can be embedded as is
+// (it always can when it comes from the server; this guards bounds read
+// back from the meta table).
+func safeText(v []byte) bool {
+	for _, b := range v {
+		if !strings.ContainsRune("0123456789+-.:eE ", rune(b)) {
+			return false
+		}
+	}
+	return true
+}

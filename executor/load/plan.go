@@ -1,0 +1,176 @@
+package load
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/dmraft/dmraft/executor/dump"
+	"github.com/dmraft/dmraft/executor/target"
+)
+
+// Plan is the chunk plan of one subtask, kept in the meta schema so that a
+// new owner loads exactly the chunks that are missing.
+type Plan struct {
+	TaskCreated int64         // the task record's created_unix_ms: a re-created task starts a new plan
+	First       dump.Position // the snapshot of the first run: sync must start here
+	Last        dump.Position // the latest snapshot any chunk was read from
+	Chunks      []*ChunkRecord
+}
+
+// ChunkRecord is one row of the chunk table.
+type ChunkRecord struct {
+	Table        string // upstream schema.table
+	Index        int
+	TargetTable  string
+	Lower, Upper dump.Bound
+	EstRows      int64
+	EstBytes     int64
+	Done         bool
+	Epoch        uint64
+	Rows, Bytes  int64
+}
+
+// Store reads and writes plans in a meta schema; every write checks Fence.
+type Store struct {
+	DB    *sql.DB
+	Meta  target.Meta
+	Fence target.Fence
+}
+
+// LoadPlan returns the stored plan, or nil when there is none.
+func (s *Store) LoadPlan(ctx context.Context) (*Plan, error) {
+	p := &Plan{}
+	var first, last string
+	err := s.DB.QueryRowContext(ctx, "SELECT task_created, first_position, last_position FROM "+s.Meta.Table(target.PlanTable)+" WHERE task = ? AND source = ?",
+		s.Fence.Task, s.Fence.Source).Scan(&p.TaskCreated, &first, &last)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read load plan: %w", err)
+	}
+	if err := json.Unmarshal([]byte(first), &p.First); err != nil {
+		return nil, fmt.Errorf("read load plan: first position: %w", err)
+	}
+	if err := json.Unmarshal([]byte(last), &p.Last); err != nil {
+		return nil, fmt.Errorf("read load plan: last position: %w", err)
+	}
+	rows, err := s.DB.QueryContext(ctx, "SELECT tbl, chunk, target_table, lower_bound, upper_bound, est_rows, est_bytes, done, epoch, row_count, byte_count FROM "+
+		s.Meta.Table(target.ChunkTable)+" WHERE task = ? AND source = ? ORDER BY tbl, chunk", s.Fence.Task, s.Fence.Source)
+	if err != nil {
+		return nil, fmt.Errorf("read chunk checkpoints: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		c := &ChunkRecord{}
+		var lower, upper string
+		if err := rows.Scan(&c.Table, &c.Index, &c.TargetTable, &lower, &upper, &c.EstRows, &c.EstBytes, &c.Done, &c.Epoch, &c.Rows, &c.Bytes); err != nil {
+			return nil, fmt.Errorf("read chunk checkpoints: %w", err)
+		}
+		if c.Lower, err = dump.UnmarshalBound(lower); err != nil {
+			return nil, err
+		}
+		if c.Upper, err = dump.UnmarshalBound(upper); err != nil {
+			return nil, err
+		}
+		p.Chunks = append(p.Chunks, c)
+	}
+	return p, rows.Err()
+}
+
+// SavePlan replaces the subtask's plan and chunk rows in one transaction.
+func (s *Store) SavePlan(ctx context.Context, p *Plan) error {
+	first, _ := json.Marshal(p.First)
+	last, _ := json.Marshal(p.Last)
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		for _, tbl := range []string{target.PlanTable, target.ChunkTable} {
+			if _, err := tx.ExecContext(ctx, "DELETE FROM "+s.Meta.Table(tbl)+" WHERE task = ? AND source = ?", s.Fence.Task, s.Fence.Source); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, "INSERT INTO "+s.Meta.Table(target.PlanTable)+" (task, source, task_created, first_position, last_position, epoch) VALUES (?, ?, ?, ?, ?, ?)",
+			s.Fence.Task, s.Fence.Source, p.TaskCreated, string(first), string(last), s.Fence.Epoch); err != nil {
+			return err
+		}
+		const perStmt = 200
+		for i := 0; i < len(p.Chunks); i += perStmt {
+			batch := p.Chunks[i:min(i+perStmt, len(p.Chunks))]
+			var b strings.Builder
+			args := make([]any, 0, len(batch)*9)
+			b.WriteString("INSERT INTO " + s.Meta.Table(target.ChunkTable) + " (task, source, tbl, chunk, target_table, lower_bound, upper_bound, est_rows, est_bytes) VALUES ")
+			for j, c := range batch {
+				if j > 0 {
+					b.WriteString(",")
+				}
+				b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?)")
+				args = append(args, s.Fence.Task, s.Fence.Source, c.Table, c.Index, c.TargetTable, dump.MarshalBound(c.Lower), dump.MarshalBound(c.Upper), c.EstRows, c.EstBytes)
+			}
+			if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// SetLastPosition records the snapshot that this run reads from.
+func (s *Store) SetLastPosition(ctx context.Context, pos dump.Position) error {
+	last, _ := json.Marshal(pos)
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, "UPDATE "+s.Meta.Table(target.PlanTable)+" SET last_position = ?, epoch = ? WHERE task = ? AND source = ?",
+			string(last), s.Fence.Epoch, s.Fence.Task, s.Fence.Source)
+		return err
+	})
+}
+
+// ErrChunkAlreadyLoaded means the chunk's checkpoint was already done when
+// this transaction tried to finish it; the transaction was rolled back.
+var ErrChunkAlreadyLoaded = errors.New("chunk already loaded")
+
+// WriteChunk loads one chunk in one transaction: the epoch check, its
+// INSERT statements, and its checkpoint row (done, epoch, counts,
+// snapshot). Either all of it commits or none.
+func (s *Store) WriteChunk(ctx context.Context, c *dump.Chunk, batches []dump.Batch, bytes int64, pos dump.Position) error {
+	posJSON, _ := json.Marshal(pos)
+	var rows int64
+	for _, b := range batches {
+		rows += b.Rows
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		for _, b := range batches {
+			if _, err := tx.ExecContext(ctx, string(b.SQL)); err != nil {
+				return fmt.Errorf("insert into %s: %w", c.Table.TargetID(), err)
+			}
+		}
+		res, err := tx.ExecContext(ctx, "UPDATE "+s.Meta.Table(target.ChunkTable)+
+			" SET done = 1, epoch = ?, row_count = ?, byte_count = ?, snapshot_position = ?, finished_at = CURRENT_TIMESTAMP(3) WHERE task = ? AND source = ? AND tbl = ? AND chunk = ? AND done = 0",
+			s.Fence.Epoch, rows, bytes, string(posJSON), s.Fence.Task, s.Fence.Source, c.Table.ID(), c.Index)
+		if err != nil {
+			return fmt.Errorf("chunk checkpoint: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return fmt.Errorf("chunk %s: %w", c.ID(), ErrChunkAlreadyLoaded)
+		}
+		return nil
+	})
+}
+
+// inTx runs fn in a transaction that starts with the epoch check.
+func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+	if err := s.Meta.CheckEpoch(ctx, tx, s.Fence); err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}

@@ -1,0 +1,46 @@
+// Package target owns dmraft's side of the target database: the
+// connection (session settings that make values round-trip), the meta
+// schema (`meta-schema`, default dm_meta) and the fencing token.
+//
+// # Fencing
+//
+// The meta table `epochs` holds one row per (task, source): the incarnation
+// of the source (the FSM record's creation time) and the binding epoch of
+// the node that owns it. A new owner calls RaiseEpoch before it writes
+// anything; every write transaction calls CheckEpoch first.
+//
+// CheckEpoch is a locking read (SELECT ... LOCK IN SHARE MODE) of that row
+// inside the writer's own transaction. RaiseEpoch is an UPDATE of the same
+// row and needs an exclusive lock, so:
+//
+//  1. a writer that read the row before the raise holds its shared lock to
+//     commit or rollback; the raise waits for it. Its commit happens before
+//     the new owner starts, while its epoch was still the current one;
+//  2. a writer that reads the row after the raise sees the new epoch (a
+//     locking read always reads the latest committed version, never the
+//     transaction's snapshot) and aborts with ErrFenced;
+//  3. a paused old owner that wakes up is in case 1 (its connection was
+//     killed by the server after wait_timeout, which the writer sessions
+//     set low, so the raise did not wait forever and the paused
+//     transaction rolled back) or in case 2. Either way it cannot commit.
+//
+// Shared locks let the loader's connections write in parallel; only the
+// raise excludes them.
+//
+// # Incarnations
+//
+// RemoveSource forgets a source's epoch in the FSM, so a re-created source
+// starts again at epoch 1 while the target still remembers a higher epoch
+// of the old one. The row therefore also stores the incarnation (the
+// source's created_unix_ms, stamped by the leader): a raise from a newer
+// incarnation replaces the row whatever its epoch; a raise or check from an
+// older incarnation is fenced; within one incarnation the epoch never goes
+// down. The caveat is leader clock skew between the removal and the
+// re-creation of a source, which would have to exceed the time between
+// them.
+//
+// Every committed chunk also records the epoch it was written under (see
+// package load), so a checker can verify that no stale write committed.
+//
+// This package never reads the FSM and never logs a password.
+package target

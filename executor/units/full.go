@@ -1,0 +1,316 @@
+package units
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/dmraft/dmraft/executor"
+	"github.com/dmraft/dmraft/executor/dump"
+	"github.com/dmraft/dmraft/executor/load"
+	"github.com/dmraft/dmraft/executor/target"
+	"github.com/dmraft/dmraft/fsm"
+	"github.com/dmraft/dmraft/fsm/config"
+	pb "github.com/dmraft/dmraft/proto"
+)
+
+// Tunables of the full unit.
+const (
+	defaultStatementSize = 1 << 20         // bytes per INSERT when mydumpers.statement-size is unset
+	retryBudget          = 2 * time.Minute // how long a chunk write or the epoch raise retries transient errors
+	epochLockWait        = 5               // seconds RaiseEpoch waits for writers per attempt
+)
+
+// fullUnit copies every selected table: dump streamed into load.
+type fullUnit struct {
+	d    Deps
+	a    executor.Assignment
+	task *config.Task
+	inst *config.Instance
+	log  zerolog.Logger
+	prog *progress
+}
+
+func newFullUnit(d Deps, a executor.Assignment, task *config.Task, inst *config.Instance) *fullUnit {
+	return &fullUnit{d: d, a: a, task: task, inst: inst, prog: newProgress(d.Now),
+		log: d.Logger.With().Str("task", task.Name).Str("source", inst.SourceID).Uint64("epoch", a.Epoch).Str("unit", UnitLoad).Logger()}
+}
+
+// Name is "load": the unit also dumps, streamed, and marks both units.
+func (u *fullUnit) Name() string { return UnitLoad }
+
+func (u *fullUnit) Progress() string { return u.prog.JSON() }
+
+// Run loads every chunk that is not done yet, then proposes the dump and
+// load finished marks.
+func (u *fullUnit) Run(ctx context.Context) error {
+	srcCfg, err := config.SourceFromProto(u.a.Source.GetConfig())
+	if err != nil {
+		return &executor.Error{Code: "ConfigInvalid", Class: "config", Message: "source record", Err: err, Workaround: "re-create the source"}
+	}
+	threads := max(u.inst.Mydumper.Threads, 1)
+	pool := max(u.inst.Loader.PoolSize, 1)
+
+	tdb, err := target.Open(ctx, u.task.TargetDatabase, u.d.Key, pool)
+	if err != nil {
+		return connectError("Target", err)
+	}
+	defer tdb.Close()
+	meta := target.Meta{Schema: u.task.MetaSchema}
+	fence := target.Fence{Task: u.task.Name, Source: u.inst.SourceID, Incarnation: u.a.Source.GetCreatedUnixMs(), Epoch: u.a.Epoch}
+	if err := retry(ctx, u.log, "create meta schema", func() error { return meta.Ensure(ctx, tdb) }); err != nil {
+		return targetError("create the meta schema "+meta.Schema, err)
+	}
+	if err := retry(ctx, u.log, "raise epoch", func() error { return meta.RaiseEpoch(ctx, tdb, fence, epochLockWait) }); err != nil {
+		return targetError("raise the fencing epoch", err)
+	}
+	u.log.Info().Msg("epoch raised on the target")
+
+	sdb, err := dump.OpenSource(ctx, srcCfg.From, u.d.Key, threads)
+	if err != nil {
+		return connectError("Source", err)
+	}
+	defer sdb.Close()
+	store := &load.Store{DB: tdb, Meta: meta, Fence: fence}
+
+	tables, err := dump.ListTables(ctx, sdb, dump.NewSelector(u.task, u.inst))
+	if err != nil {
+		return sourceError("list the tables to copy", err)
+	}
+	byID := map[string]*dump.Table{}
+	for _, t := range tables {
+		byID[t.ID()] = t
+		ddl, err := dump.ShowCreateTable(ctx, sdb, t)
+		if err != nil {
+			return sourceError("read the table definition", err)
+		}
+		if err := retry(ctx, u.log, "create table", func() error { return load.CreateTable(ctx, tdb, t, ddl) }); err != nil {
+			if errors.Is(err, load.ErrSchemaMismatch) {
+				return &executor.Error{Code: "TargetSchemaMismatch", Class: "target", Message: "create target table", Err: err,
+					Workaround: "make the target table match the source table (or drop it so dmraft creates it), then `dmctl resume-task " + u.task.Name + "`"}
+			}
+			return targetError("create the target table", err)
+		}
+	}
+
+	var plan *load.Plan
+	if err := retry(ctx, u.log, "read load plan", func() (err error) { plan, err = store.LoadPlan(ctx); return err }); err != nil {
+		return targetError("read the chunk checkpoints", err)
+	}
+	if plan != nil && plan.TaskCreated != u.a.Task.GetCreatedUnixMs() {
+		u.log.Info().Msg("the chunk plan belongs to an earlier task of the same name: starting a new one")
+		plan = nil
+	}
+	var snap *dump.Snapshot
+	defer func() {
+		if snap != nil {
+			snap.Close()
+		}
+	}()
+	var chunks []*dump.Chunk
+	if plan == nil {
+		if snap, err = dump.OpenSnapshot(ctx, sdb, threads, srcCfg.Flavor); err != nil {
+			return sourceError("open a consistent snapshot", err)
+		}
+		plan = &load.Plan{TaskCreated: u.a.Task.GetCreatedUnixMs(), First: snap.Position, Last: snap.Position}
+		for _, t := range tables {
+			cs, err := dump.Split(ctx, snap.Conns[0], t, int64(u.inst.Mydumper.Rows))
+			if err != nil {
+				return sourceError("split tables into chunks", err)
+			}
+			for _, c := range cs {
+				plan.Chunks = append(plan.Chunks, &load.ChunkRecord{Table: t.ID(), Index: c.Index, TargetTable: t.TargetID(),
+					Lower: c.Lower, Upper: c.Upper, EstRows: c.EstRows, EstBytes: c.EstBytes})
+			}
+		}
+		if err := retry(ctx, u.log, "save load plan", func() error { return store.SavePlan(ctx, plan) }); err != nil {
+			return targetError("save the chunk plan", err)
+		}
+		u.log.Info().Int("tables", len(tables)).Int("chunks", len(plan.Chunks)).Str("position", plan.First.String()).Msg("snapshot taken, chunk plan saved")
+	}
+	for _, r := range plan.Chunks {
+		t := byID[r.Table]
+		if t == nil {
+			return &executor.Error{Code: "SourceTableGone", Class: "source", Message: "table " + r.Table + " of the chunk plan no longer exists upstream (dropped during the dump?)",
+				Workaround: "restore the table, or `dmctl stop-task` and start the task again to copy the current tables"}
+		}
+		u.prog.addChunk(r)
+		if !r.Done {
+			chunks = append(chunks, &dump.Chunk{Table: t, Index: r.Index, Lower: r.Lower, Upper: r.Upper, EstRows: r.EstRows, EstBytes: r.EstBytes})
+		}
+	}
+	if len(chunks) > 0 && snap == nil {
+		if snap, err = dump.OpenSnapshot(ctx, sdb, threads, srcCfg.Flavor); err != nil {
+			return sourceError("open a consistent snapshot", err)
+		}
+		plan.Last = snap.Position
+		if err := retry(ctx, u.log, "record snapshot", func() error { return store.SetLastPosition(ctx, snap.Position) }); err != nil {
+			return targetError("record the snapshot position", err)
+		}
+		u.log.Info().Int("chunks_left", len(chunks)).Str("position", snap.Position.String()).Msg("resuming the load from chunk checkpoints with a new snapshot")
+	}
+	u.prog.setPositions(plan.First, plan.Last)
+	if len(chunks) > 0 {
+		if err := u.copyChunks(ctx, snap, store, chunks, pool); err != nil {
+			return err
+		}
+	}
+	snap.Close()
+	snap = nil
+	return u.finish(ctx, plan)
+}
+
+// copyChunks reads chunks on the snapshot's connections and writes them on
+// pool writers.
+func (u *fullUnit) copyChunks(ctx context.Context, snap *dump.Snapshot, store *load.Store, chunks []*dump.Chunk, pool int) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	verb := map[string]string{config.OnDuplicateError: "INSERT", config.OnDuplicateIgnore: "INSERT IGNORE"}[u.inst.Loader.OnDuplicateLogical]
+	if verb == "" {
+		verb = "REPLACE"
+	}
+	stmtSize := int(u.inst.Mydumper.StatementSize)
+	if stmtSize <= 0 {
+		stmtSize = defaultStatementSize
+	}
+	type readChunk struct {
+		c       *dump.Chunk
+		batches []dump.Batch
+		bytes   int64
+	}
+	todo := make(chan *dump.Chunk)
+	read := make(chan readChunk, pool)
+	var readers, writers sync.WaitGroup
+	for _, conn := range snap.Conns {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			for c := range todo {
+				batches, bytes, err := dump.ReadChunk(ctx, conn, c, verb, stmtSize)
+				if err != nil {
+					cancel(sourceError("read chunk "+c.ID(), err))
+					return
+				}
+				select {
+				case read <- readChunk{c, batches, bytes}:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	for range pool {
+		writers.Add(1)
+		go func() {
+			defer writers.Done()
+			for rc := range read {
+				err := retry(ctx, u.log, "load chunk "+rc.c.ID(), func() error {
+					return store.WriteChunk(ctx, rc.c, rc.batches, rc.bytes, snap.Position)
+				})
+				if err != nil {
+					cancel(targetError("load chunk "+rc.c.ID(), err))
+					return
+				}
+				var rows int64
+				for _, b := range rc.batches {
+					rows += b.Rows
+				}
+				u.prog.chunkDone(rc.c.Table.ID(), rc.c.Index, rows, rc.bytes)
+			}
+		}()
+	}
+feed:
+	for _, c := range chunks {
+		select {
+		case todo <- c:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(todo)
+	readers.Wait()
+	close(read)
+	writers.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return err
+	}
+	return nil
+}
+
+// finish proposes the dump mark (earliest snapshot) and the load mark
+// (latest snapshot), then waits until the load mark is applied locally.
+func (u *fullUnit) finish(ctx context.Context, plan *load.Plan) error {
+	u.prog.finished()
+	for _, m := range []struct {
+		unit string
+		pos  dump.Position
+	}{{UnitDump, plan.First}, {UnitLoad, plan.Last}} {
+		cmd := fsm.NewCommand(pb.CommandType_MARK_UNIT_FINISHED, &pb.MarkUnitFinished{
+			Task: u.task.Name, SourceId: u.inst.SourceID, Epoch: u.a.Epoch,
+			Mark: &pb.UnitMark{Unit: m.unit, Position: &pb.BinlogPosition{Name: m.pos.Name, Pos: m.pos.Pos, GtidSet: m.pos.GTID}},
+		}, u.d.Now().UnixMilli())
+		err := retry(ctx, u.log, "mark "+m.unit+" finished", func() error {
+			res, err := u.d.Propose(ctx, cmd)
+			if err != nil {
+				return err
+			}
+			if res.GetCode() != "" {
+				return &executor.Error{Code: res.GetCode(), Class: "internal", Message: "mark " + m.unit + " finished: " + res.GetMessage(),
+					Workaround: "the source moved to another node, which continues; nothing to do"}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	u.log.Info().Str("first_position", plan.First.String()).Str("last_position", plan.Last.String()).Msg("full copy finished")
+	if u.d.View == nil {
+		return nil
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		st := u.d.View().Subtasks[fsm.SubtaskKey{Task: u.task.Name, Source: u.inst.SourceID}]
+		for _, m := range st.GetFinishedUnits() {
+			if m.Unit == UnitLoad {
+				return nil
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return nil
+}
+
+func connectError(side string, err error) error {
+	return &executor.Error{Code: side + "Unreachable", Class: strings.ToLower(side), Message: "connect to the " + strings.ToLower(side), Err: err,
+		Workaround: map[string]string{
+			"Target": "check target-database (host, port, user, password) in task.yaml and that the server is up; then `dmctl update-task` or `dmctl resume-task`",
+			"Source": "check the source's from: (host, port, user, password) with `dmctl operate-source show` and that the server is up; then `dmctl resume-task`",
+		}[side]}
+}
+
+func targetError(what string, err error) error {
+	var ee *executor.Error
+	if errors.As(err, &ee) {
+		return err
+	}
+	if errors.Is(err, target.ErrFenced) {
+		return &executor.Error{Code: "Fenced", Class: "target", Message: what, Err: err,
+			Workaround: "another node owns this source now; nothing to do"}
+	}
+	return &executor.Error{Code: "TargetWriteFailed", Class: "target", Message: what, Err: err,
+		Workaround: "check that the target is up, writable and has space (the error above says why), then `dmctl resume-task`; loaded chunks are kept"}
+}
+
+func sourceError(what string, err error) error {
+	var ee *executor.Error
+	if errors.As(err, &ee) {
+		return err
+	}
+	return &executor.Error{Code: "SourceReadFailed", Class: "source", Message: what, Err: err,
+		Workaround: "check that the source is up and the tables exist (the error above says why), then `dmctl resume-task`; loaded chunks are kept"}
+}
