@@ -72,6 +72,18 @@ func operateSourceCommand(g *globals) *cobra.Command {
 
 // sourceIDOf accepts a source id or, as DM does, the source.yaml it was created from.
 func sourceIDOf(arg string) (string, error) {
+	return nameOrFile(arg, func(data []byte) (string, error) {
+		src, err := config.ParseSource(data)
+		if err != nil {
+			return "", err
+		}
+		return src.SourceID, nil
+	})
+}
+
+// nameOrFile returns arg itself, or, when it names a YAML file, the name
+// that parse finds in it.
+func nameOrFile(arg string, parse func([]byte) (string, error)) (string, error) {
 	if !strings.HasSuffix(arg, ".yaml") && !strings.HasSuffix(arg, ".yml") {
 		return arg, nil
 	}
@@ -79,11 +91,11 @@ func sourceIDOf(arg string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	src, err := config.ParseSource(data)
+	name, err := parse(data)
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", arg, err)
 	}
-	return src.SourceID, nil
+	return name, nil
 }
 
 func printSources(g *globals, sources []*pb.SourceStatus) error {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -23,18 +22,13 @@ func readFile(path string) (string, error) {
 
 // taskNameOf accepts a task name or, as DM does, the task.yaml.
 func taskNameOf(arg string) (string, error) {
-	if !strings.HasSuffix(arg, ".yaml") && !strings.HasSuffix(arg, ".yml") {
-		return arg, nil
-	}
-	data, err := os.ReadFile(arg)
-	if err != nil {
-		return "", err
-	}
-	t, err := config.ParseTask(data)
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", arg, err)
-	}
-	return t.Name, nil
+	return nameOrFile(arg, func(data []byte) (string, error) {
+		t, err := config.ParseTask(data)
+		if err != nil {
+			return "", err
+		}
+		return t.Name, nil
+	})
 }
 
 func startTaskCommand(g *globals) *cobra.Command {
