@@ -159,8 +159,10 @@ func (u *fullUnit) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	snap.Close()
-	snap = nil
+	if snap != nil {
+		snap.Close()
+		snap = nil
+	}
 	return u.finish(ctx, plan)
 }
 
@@ -211,6 +213,11 @@ func (u *fullUnit) copyChunks(ctx context.Context, snap *dump.Snapshot, store *l
 				err := retry(ctx, u.log, "load chunk "+rc.c.ID(), func() error {
 					return store.WriteChunk(ctx, rc.c, rc.batches, rc.bytes, snap.Position)
 				})
+				if errors.Is(err, load.ErrChunkAlreadyLoaded) {
+					// A retried commit had succeeded before its connection
+					// dropped; this attempt rolled back its duplicate rows.
+					err = nil
+				}
 				if err != nil {
 					cancel(targetError("load chunk "+rc.c.ID(), err))
 					return
