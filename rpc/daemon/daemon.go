@@ -14,6 +14,7 @@ import (
 
 	"github.com/dmraft/dmraft/cluster"
 	"github.com/dmraft/dmraft/executor"
+	"github.com/dmraft/dmraft/executor/units"
 	"github.com/dmraft/dmraft/fsm"
 	"github.com/dmraft/dmraft/fsm/config"
 	pb "github.com/dmraft/dmraft/proto"
@@ -70,9 +71,11 @@ func Run(ctx context.Context, cfg Config, log zerolog.Logger) error {
 		}
 	}
 
+	propose := rpc.Proposer(node, pool)
 	exec := executor.New(executor.Config{
 		Node: cfg.Name, View: f.View, Changed: f.Changed, Lease: node.Lease(),
-		Propose: rpc.Proposer(node, pool), Logger: log,
+		Propose: propose, Logger: log,
+		Units: units.NewFactory(units.Deps{Key: secret, Propose: propose, View: f.View, Logger: log}),
 	})
 	srv := rpc.NewServer(rpc.ServerConfig{Node: node, Executor: exec, Secret: secret, ClientTLS: clientTLS, Logger: log})
 	defer srv.Close()
