@@ -1,0 +1,199 @@
+package full
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dmraft/dmraft/test/harness"
+	"github.com/dmraft/dmraft/test/mariadb"
+)
+
+type subStatus struct {
+	Stage         string          `json:"stage"`
+	Unit          string          `json:"unit"`
+	FinishedUnits []string        `json:"finishedUnits"`
+	Progress      json.RawMessage `json:"progress"`
+	Result        *struct {
+		Errors []struct {
+			ErrCode, Message, Workaround string
+		} `json:"errors"`
+	} `json:"result"`
+}
+
+type queryStatus struct {
+	Sources []struct {
+		SourceStatus struct {
+			Source string `json:"source"`
+			Worker string `json:"worker"`
+			Epoch  uint64 `json:"epoch"`
+		} `json:"sourceStatus"`
+		SubTaskStatus []subStatus `json:"subTaskStatus"`
+	} `json:"sources"`
+}
+
+type loadProgress struct {
+	FinishedRows int64  `json:"finishedRows"`
+	TotalRows    int64  `json:"totalRows"`
+	Progress     string `json:"progress"`
+}
+
+// status returns the worker and the subtask status of task's only source.
+func status(c *harness.Cluster, task string) (worker string, epoch uint64, st subStatus, err error) {
+	var q queryStatus
+	if err = c.DmctlJSON(&q, "query-status", task); err != nil {
+		return "", 0, st, err
+	}
+	if len(q.Sources) != 1 || len(q.Sources[0].SubTaskStatus) != 1 {
+		return "", 0, st, fmt.Errorf("query-status: want one subtask, got %+v", q)
+	}
+	s := q.Sources[0]
+	return s.SourceStatus.Worker, s.SourceStatus.Epoch, s.SubTaskStatus[0], nil
+}
+
+func finished(st subStatus) bool {
+	for _, u := range st.FinishedUnits {
+		if u == "load" {
+			return true
+		}
+	}
+	return false
+}
+
+// waitFinished waits until the load unit is marked finished, failing fast
+// on a subtask error.
+func waitFinished(t *testing.T, c *harness.Cluster, task string, timeout time.Duration) {
+	t.Helper()
+	var st subStatus
+	var err error
+	ok := harness.Eventually(timeout, func() bool {
+		_, _, st, err = status(c, task)
+		if err == nil && st.Result != nil && len(st.Result.Errors) > 0 {
+			t.Fatalf("subtask error: %+v", st.Result.Errors)
+		}
+		return err == nil && finished(st)
+	})
+	if !ok {
+		t.Fatalf("task %s not finished within %v: %+v %s %v", task, timeout, st, st.Progress, err)
+	}
+}
+
+func writeFile(t *testing.T, name, text string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func mustDmctl(t *testing.T, c *harness.Cluster, args ...string) string {
+	t.Helper()
+	out, err := c.Dmctl(args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func sourceYAML(id string, up *mariadb.Server) string {
+	return fmt.Sprintf("source-id: %s\nflavor: mariadb\nenable-gtid: true\nfrom:\n  host: 127.0.0.1\n  port: %d\n  user: %s\n  password: %s\n",
+		id, up.Port, mariadb.User, mariadb.Password)
+}
+
+// taskYAML is a full task for source src1 into down, with a routed table
+// and a filtered-out table; extra is appended (e.g. mydumpers).
+func taskYAML(name string, down *mariadb.Server, rows, threads, pool int) string {
+	return fmt.Sprintf(`name: %s
+task-mode: full
+target-database:
+  host: 127.0.0.1
+  port: %d
+  user: %s
+  password: %s
+mysql-instances:
+  - source-id: src1
+    block-allow-list: bal
+    route-rules: [r1]
+    mydumper-config-name: md
+    loader-config-name: ld
+block-allow-list:
+  bal:
+    do-dbs: ["~^app"]
+    ignore-tables: [{db-name: app, tbl-name: secret}]
+routes:
+  r1: {schema-pattern: app, table-pattern: routed, target-schema: other, target-table: renamed}
+mydumpers:
+  md: {threads: %d, rows: %d}
+loaders:
+  ld: {pool-size: %d}
+`, name, down.Port, mariadb.User, mariadb.Password, threads, rows, pool)
+}
+
+// seed creates the shared dataset with bulkRows rows in app.bulk.
+func seed(t *testing.T, up *mariadb.Server, bulkRows int) {
+	t.Helper()
+	stmts := []string{"CREATE DATABASE app", "CREATE DATABASE app_two", "CREATE DATABASE skipme"}
+	stmts = append(stmts, TypesTable("app")...)
+	stmts = append(stmts, BulkTable("app", "bulk", bulkRows)...)
+	stmts = append(stmts, NoKeyTable("app", "nokey", 3000)...)
+	stmts = append(stmts, CompositeKeyTable("app_two", "comp", 4000)...)
+	stmts = append(stmts, BulkTable("app", "routed", 1500)...)
+	stmts = append(stmts, BulkTable("app", "secret", 10)...)
+	stmts = append(stmts, BulkTable("skipme", "t", 10)...)
+	up.Exec(t, stmts...)
+}
+
+// checkCopy compares every copied table and checks the filtered ones are absent.
+func checkCopy(t *testing.T, up, down *mariadb.Server) {
+	t.Helper()
+	for _, p := range [][4]string{
+		{"app", "types", "app", "types"}, {"app", "bulk", "app", "bulk"}, {"app", "nokey", "app", "nokey"},
+		{"app_two", "comp", "app_two", "comp"}, {"app", "routed", "other", "renamed"},
+	} {
+		n1, s1 := up.Checksum(t, p[0], p[1])
+		n2, s2 := down.Checksum(t, p[2], p[3])
+		if n1 != n2 || s1 != s2 {
+			t.Errorf("%s.%s -> %s.%s: source %d rows %s, target %d rows %s", p[0], p[1], p[2], p[3], n1, s1, n2, s2)
+		}
+	}
+	var names []string
+	rows, err := down.DB(t).Query("SELECT CONCAT(TABLE_SCHEMA, '.', TABLE_NAME) FROM information_schema.TABLES WHERE TABLE_SCHEMA IN ('app', 'skipme', 'other', 'app_two')")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var n string
+		rows.Scan(&n)
+		names = append(names, n)
+	}
+	rows.Close()
+	got := strings.Join(names, ",")
+	for _, bad := range []string{"app.secret", "skipme.t", "app.routed"} {
+		if strings.Contains(got, bad) {
+			t.Errorf("%s is on the target but is filtered out or routed away (target has %s)", bad, got)
+		}
+	}
+}
+
+// chunkEpochs counts the done chunks per epoch in the meta schema.
+func chunkEpochs(t *testing.T, down *mariadb.Server) map[uint64]int {
+	t.Helper()
+	rows, err := down.DB(t).Query("SELECT epoch, COUNT(*) FROM dm_meta.dmraft_load_chunks WHERE done = 1 GROUP BY epoch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[uint64]int{}
+	for rows.Next() {
+		var e uint64
+		var n int
+		rows.Scan(&e, &n)
+		out[e] = n
+	}
+	return out
+}
