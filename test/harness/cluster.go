@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -44,6 +45,9 @@ type Cluster struct {
 	dmnode string
 	dmctl  string
 	Nodes  []*Node
+
+	mu    sync.Mutex
+	rules []rule // iptables rules in place, removed by Heal
 }
 
 // NewCluster starts n nodes: the first bootstraps, the others join it. It
@@ -96,8 +100,8 @@ func (c *Cluster) liveAddrs() string {
 }
 
 func (c *Cluster) cleanup() {
+	c.HealAll()
 	for _, n := range c.Nodes {
-		c.Heal(n)
 		n.Resume()
 		n.Kill()
 	}
