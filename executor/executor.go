@@ -141,8 +141,9 @@ func (e *Executor) stopAll(reason string) int {
 	}
 	e.mu.Unlock()
 	stopRunners(all)
-	if len(all) > 0 {
-		e.log.Info().Int("runners", len(all)).Str("reason", reason).Msg("runners stopped")
+	for _, r := range all {
+		e.log.Info().Str(keyTask, r.key.Task).Str(keySource, r.key.Source).Uint64(keyEpoch, r.spec.epoch).
+			Str("reason", reason).Str("event", "runner_stopped").Msg("runner stopped")
 	}
 	return len(all)
 }
