@@ -139,22 +139,29 @@ func TestSnapshotCatchUp(t *testing.T) {
 	for i := range 60 {
 		last = c.createSource("s" + strconv.Itoa(i))
 	}
-	leader := c.Leader()
-	c.waitFor("leader compacted its log past the victim", func() error {
-		first, err := leader.store.FirstIndex()
-		if err != nil || first <= killedAt+1 {
-			return fmt.Errorf("first log index %d (victim at %d): %v", first, killedAt, err)
+	// Whichever node leads when the victim returns must have compacted its
+	// log past the victim's position.
+	c.waitFor("live nodes compacted their logs past the victim", func() error {
+		for _, n := range c.live() {
+			first, err := n.store.FirstIndex()
+			if err != nil || first <= killedAt+1 {
+				return fmt.Errorf("%s: first log index %d (victim at %d): %v", n.Name(), first, killedAt, err)
+			}
 		}
 		return nil
 	})
 
 	n := c.Restart(victim)
 	c.WaitForIndex(last.Index)
-	snapIdx, _ := strconv.ParseUint(n.Stats()["last_snapshot_index"], 10, 64)
-	if snapIdx <= killedAt {
-		t.Errorf("restarted node has snapshot index %d, want > %d (installed from the leader)", snapIdx, killedAt)
-	}
-	if !bytes.Equal(stateBytes(t, n), stateBytes(t, leader)) {
+	// raft records the installed snapshot just after the FSM restored it.
+	c.waitFor("the restarted node installed a snapshot", func() error {
+		snapIdx, _ := strconv.ParseUint(n.Stats()["last_snapshot_index"], 10, 64)
+		if snapIdx <= killedAt {
+			return fmt.Errorf("snapshot index %d, want > %d (installed from the leader)", snapIdx, killedAt)
+		}
+		return nil
+	})
+	if !bytes.Equal(stateBytes(t, n), stateBytes(t, c.Leader())) {
 		t.Error("caught-up node's state differs from the leader's")
 	}
 }

@@ -43,12 +43,14 @@ type testCluster struct {
 func newTestCluster(t *testing.T, n int, tune ...func(*Config)) *testCluster {
 	t.Helper()
 	c := &testCluster{t: t, logw: &testLogWriter{t: t}, byAddr: map[string]*Node{}}
-	t.Cleanup(c.cleanup)
 	for i := 0; i < n; i++ {
 		c.cfgs = append(c.cfgs, c.newConfig(i, tune...))
 		c.nodes = append(c.nodes, nil)
 		c.renewFail = append(c.renewFail, &atomic.Bool{})
 	}
+	// Cleanups run last-in first-out: register after t.TempDir so that the
+	// nodes stop before their data dirs are removed.
+	t.Cleanup(c.cleanup)
 	c.start(0)
 	leader := c.Leader()
 	for i := 1; i < n; i++ {
