@@ -48,7 +48,11 @@ func (w hclogWriter) Write(p []byte) (int, error) {
 		}
 		msg, _ := rec["@message"].(string)
 		for k, v := range rec {
-			if !strings.HasPrefix(k, "@") {
+			switch {
+			case strings.HasPrefix(k, "@"):
+			case k == zerolog.TimestampFieldName || k == zerolog.LevelFieldName || k == zerolog.MessageFieldName:
+				ev = ev.Interface("raft_"+k, v) // keep zerolog's own keys unique
+			default:
 				ev = ev.Interface(k, v)
 			}
 		}
