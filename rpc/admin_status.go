@@ -195,6 +195,9 @@ func (s *Server) CheckTask(ctx context.Context, req *pb.CheckTaskRequest) (*pb.C
 			}
 			add(&pb.CheckItem{Name: "source " + id, State: "pass"})
 		}
+		for _, item := range s.precheckTask(ctx, t, v) {
+			add(item)
+		}
 		if _, exists := v.Tasks[rec.Name]; exists {
 			add(&pb.CheckItem{Name: "task name", State: "fail", Message: "task " + rec.Name + " already exists",
 				Fix: "use `dmctl update-task` or `dmctl stop-task " + rec.Name + "` first"})

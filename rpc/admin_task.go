@@ -36,6 +36,9 @@ func (s *Server) StartTask(ctx context.Context, req *pb.StartTaskRequest) (*pb.T
 		if err != nil {
 			return nil, err
 		}
+		if err := s.refuseOnPrecheck(ctx, req.TaskYaml, v); err != nil {
+			return nil, err
+		}
 		cmd, err := scheduler.PlanStartTask(v, task, req.Sources)
 		if err != nil {
 			return nil, err

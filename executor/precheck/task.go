@@ -1,0 +1,77 @@
+package precheck
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/dmraft/dmraft/executor/dump"
+	"github.com/dmraft/dmraft/executor/target"
+	"github.com/dmraft/dmraft/fsm/config"
+)
+
+// Timeout bounds one Task run per server.
+const Timeout = 15 * time.Second
+
+// Task connects to the target and to each source of t and runs every
+// check. sources maps a source id to its config (passwords encrypted with
+// key or plain). Items listed in t's ignore-checking-items are skipped
+// ("all" skips everything but reachability).
+func Task(ctx context.Context, t *config.Task, sources map[string]*config.Source, key config.Key) []Item {
+	ignoreAll := slices.Contains(t.IgnoreCheckingItems, "all")
+	ignore := func(item string) bool { return ignoreAll || slices.Contains(t.IgnoreCheckingItems, item) }
+	var items []Item
+	switch t.TaskMode {
+	case config.ModeDump, config.ModeLoad:
+		items = append(items, Item{"task-mode", Fail, "task-mode " + t.TaskMode + " (SQL files in a directory) is not in this build",
+			"use task-mode full: the dump streams into the load, and a failover resumes from chunk checkpoints"})
+	case config.ModeAll, config.ModeIncremental:
+		items = append(items, Item{"task-mode", Warn, "the sync unit is not in this build: the subtask pauses after the full copy",
+			"use task-mode full until incremental replication ships"})
+	}
+
+	tctx, cancel := context.WithTimeout(ctx, Timeout)
+	tdb, err := target.Open(tctx, t.TargetDatabase, key, 1)
+	cancel()
+	if err != nil {
+		items = append(items, Item{"target connection", Fail, err.Error(),
+			"check target-database host, port, user and password in task.yaml, and that the server is up"})
+	} else {
+		items = append(items, Item{Name: "target connection", State: Pass})
+		if !ignore("target_privilege") {
+			tctx, cancel := context.WithTimeout(ctx, Timeout)
+			items = append(items, Target(tctx, tdb)...)
+			cancel()
+		}
+		tdb.Close()
+	}
+
+	for _, inst := range t.MySQLInstances {
+		src := sources[inst.SourceID]
+		name := "source " + inst.SourceID
+		if src == nil {
+			continue // the caller reports unknown sources
+		}
+		sctx, cancel := context.WithTimeout(ctx, Timeout)
+		sdb, err := dump.OpenSource(sctx, src.From, key, 1)
+		if err != nil {
+			cancel()
+			items = append(items, Item{name + " connection", Fail, err.Error(),
+				"check from: host, port, user and password of the source (`dmctl operate-source show`), and that the server is up"})
+			continue
+		}
+		items = append(items, Item{Name: name + " connection", State: Pass})
+		if !ignore("dump_privilege") {
+			items = append(items, SourcePrivileges(sctx, sdb, name, t.HasSync() && !ignore("replication_privilege"))...)
+		}
+		if t.HasSync() && !ignore("binlog_enable") {
+			items = append(items, Binlog(sctx, sdb, name)...)
+		}
+		if !ignore("table_schema") {
+			items = append(items, TablesWithoutKey(sctx, sdb, name, dump.NewSelector(t, inst))...)
+		}
+		cancel()
+		sdb.Close()
+	}
+	return items
+}
