@@ -38,3 +38,17 @@ clean:
 .PHONY: bench-cluster
 bench-cluster:
 	$(GO) run ./test/bench/cluster
+
+# Fault-injection suite. DURATION is the fault phase, SEED replays a run.
+DURATION ?= 10m
+SEED ?=
+.PHONY: jepsen jepsen-short
+jepsen: build
+	JEPSEN_DURATION=$(DURATION) JEPSEN_SEED=$(SEED) JEPSEN_REPORT=$(CURDIR)/jepsen-report.txt \
+	  $(GO) test -count=1 -v -timeout 0 -run TestJepsen ./test/jepsen/
+	@cat jepsen-report.txt
+
+jepsen-short: build
+	JEPSEN_DURATION=150s JEPSEN_SEED=$(SEED) JEPSEN_REPORT=$(CURDIR)/jepsen-report.txt \
+	  $(GO) test -count=1 -v -timeout 20m -run TestJepsen ./test/jepsen/
+	@cat jepsen-report.txt

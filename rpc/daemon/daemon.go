@@ -107,7 +107,7 @@ func Run(ctx context.Context, cfg Config, log zerolog.Logger) error {
 	go func() { loop.Run(runCtx); done <- struct{}{} }()
 	go func() { exec.Run(runCtx); done <- struct{}{} }()
 	log.Info().Str("name", cfg.Name).Str("addr", cfg.Addr).Str("raft-addr", cfg.RaftAddr).
-		Str("gossip-addr", cfg.GossipAddr).Msg("node started")
+		Str("gossip-addr", cfg.GossipAddr).Str("event", "node_started").Msg("node started")
 
 	select {
 	case <-ctx.Done():

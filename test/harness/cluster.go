@@ -235,3 +235,23 @@ func (n *Node) RSSPeakKB() int {
 	}
 	return 0
 }
+
+// Rejoin starts a stopped node with an empty data dir and asks the running
+// nodes to admit it again (after `offline-member`).
+func (c *Cluster) Rejoin(n *Node) error {
+	if n.Running() {
+		return fmt.Errorf("%s is still running", n.Name)
+	}
+	if err := os.RemoveAll(n.DataDir); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(n.DataDir, 0o755); err != nil {
+		return err
+	}
+	if n.UID != 0 {
+		if err := os.Chown(n.DataDir, n.UID, n.UID); err != nil {
+			return err
+		}
+	}
+	return n.start(n.args("join", c.liveAddrs()))
+}
