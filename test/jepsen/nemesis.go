@@ -12,13 +12,13 @@ import (
 
 // Fault kinds.
 const (
-	FaultKill      = "kill"      // kill -9 a node, restart it when healed
-	FaultPause     = "pause"     // SIGSTOP longer than rebind-after, then SIGCONT
-	FaultIsolate   = "isolate"   // drop every packet a node sends
-	FaultCut       = "cut"       // symmetric partition between two nodes
-	FaultCutOneWay = "cut-1way"  // one node cannot reach another; the reverse works
-	FaultWipe      = "wipe"      // kill, wipe the data dir, offline-member, join again
-	FaultNone      = "quiet"     // no fault: a pause in the schedule
+	FaultKill      = "kill"     // kill -9 a node, restart it when healed
+	FaultPause     = "pause"    // SIGSTOP longer than rebind-after, then SIGCONT
+	FaultIsolate   = "isolate"  // drop every packet a node sends
+	FaultCut       = "cut"      // symmetric partition between two nodes
+	FaultCutOneWay = "cut-1way" // one node cannot reach another; the reverse works
+	FaultWipe      = "wipe"     // kill, wipe the data dir, offline-member, join again
+	FaultNone      = "quiet"    // no fault: a pause in the schedule
 )
 
 // AllFaults is the default mix.
