@@ -2,6 +2,7 @@ package full
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,6 +23,17 @@ func TestFullTask(t *testing.T) {
 	c, up, down := startAll(t)
 	seed(t, up, 20000)
 	mustDmctl(t, c, "operate-source", "create", writeFile(t, "s.yaml", sourceYAML("src1", up)))
+	// A wrong target password: check-task names the item and the fix,
+	// start-task refuses, and the password is never printed.
+	bad := strings.Replace(taskYAML("full1", down, 3000, 2, 4), "password: "+mariadb.Password, "password: Wr0ngPassw0rd", 1)
+	out, _ := c.Dmctl("check-task", writeFile(t, "bad.yaml", bad))
+	if !strings.Contains(out, "target connection") || strings.Contains(out, "Wr0ngPassw0rd") {
+		t.Errorf("check-task with a wrong target password:\n%s", out)
+	}
+	out, err := c.Dmctl("start-task", writeFile(t, "bad.yaml", bad))
+	if err == nil || strings.Contains(out+err.Error(), "Wr0ngPassw0rd") || !strings.Contains(err.Error(), "precheck failed") {
+		t.Errorf("start-task with a wrong target password: %v\n%s", err, out)
+	}
 	mustDmctl(t, c, "start-task", writeFile(t, "task.yaml", taskYAML("full1", down, 3000, 2, 4)))
 	waitFinished(t, c, "full1", 90*time.Second)
 	checkCopy(t, up, down)
