@@ -310,7 +310,9 @@ func applyPutShardInfo(v *View, c *pb.PutShardInfo, _ int64) *pb.ApplyResult {
 	if i.GetTask() == "" || i.GetSourceId() == "" {
 		return fail(CodeInvalidCommand, "a shard info needs a task and a source")
 	}
-	v.ShardInfos[ShardInfoKey(i.Task, i.SourceId, i.UpstreamSchema, i.UpstreamTable)] = clone(i)
+	i = clone(i)
+	i.UpdatedIndex = v.Index // orders arrivals; the same on every replica
+	v.ShardInfos[ShardInfoKey(i.Task, i.SourceId, i.UpstreamSchema, i.UpstreamTable)] = i
 	return ok()
 }
 
@@ -319,13 +321,25 @@ func applyPutShardLock(v *View, c *pb.PutShardLock, now int64) *pb.ApplyResult {
 	if l.GetId() == "" {
 		return fail(CodeInvalidCommand, "a shard lock needs an id")
 	}
+	old, found := v.ShardLocks[l.Id]
+	if l.Version != 0 && l.Version != old.GetVersion()+1 {
+		return fail(CodeStaleRevision, "shard DDL lock %q: put version %d, but it is at version %d", l.Id, l.Version, old.GetVersion())
+	}
+	for _, op := range c.Operations {
+		if op.GetLockId() != l.Id {
+			return fail(CodeInvalidCommand, "shard DDL lock %q: an operation names lock %q", l.Id, op.GetLockId())
+		}
+	}
 	l = clone(l)
-	if old, found := v.ShardLocks[l.Id]; found {
+	if found {
 		l.CreatedUnixMs = old.CreatedUnixMs
 	} else {
 		l.CreatedUnixMs = now
 	}
 	v.ShardLocks[l.Id] = l
+	for _, op := range c.Operations {
+		v.ShardOperations[ShardOperationKey(op.LockId, op.SourceId, op.UpstreamSchema, op.UpstreamTable)] = clone(op)
+	}
 	return ok()
 }
 
@@ -339,8 +353,12 @@ func applyPutShardOperation(v *View, c *pb.PutShardOperation, _ int64) *pb.Apply
 }
 
 func applyRemoveShardLock(v *View, c *pb.RemoveShardLock, _ int64) *pb.ApplyResult {
-	if _, found := v.ShardLocks[c.Id]; !found {
+	l, found := v.ShardLocks[c.Id]
+	if !found {
 		return fail(CodeShardLockNotFound, "no shard DDL lock %q", c.Id)
+	}
+	if c.Version != 0 && l.Version != c.Version {
+		return fail(CodeStaleRevision, "remove shard DDL lock %q at version %d, but it is at version %d", c.Id, c.Version, l.Version)
 	}
 	delete(v.ShardLocks, c.Id)
 	for k, op := range v.ShardOperations {

@@ -917,6 +917,8 @@ func putShardInfoCases() []commandCase {
 	stored := func(want *pb.ShardInfo) func(t *testing.T, _ *pb.ApplyResult, before, after *View) {
 		return func(t *testing.T, _ *pb.ApplyResult, before, after *View) {
 			t.Helper()
+			want = proto.Clone(want).(*pb.ShardInfo)
+			want.UpdatedIndex = after.Index // stamped by Apply
 			requireProto(t, "shard info", want, after.ShardInfos[ShardInfoKey("t1", "s1", "shard", "tb")])
 			requireUnchangedExcept(t, before, after, kindShardInfos)
 		}
@@ -936,6 +938,11 @@ func putShardInfoCases() []commandCase {
 				}
 				stored(info(2))(t, res, before, after)
 			},
+		},
+		{
+			name: "a stamped index from the proposer is replaced", setup: cluster,
+			body: &pb.PutShardInfo{Info: func() *pb.ShardInfo { i := info(1); i.UpdatedIndex = 999; return i }()},
+			check: stored(info(1)),
 		},
 		{
 			name: "missing task", setup: cluster,
@@ -980,7 +987,61 @@ func putShardLockCases() []commandCase {
 			body: &pb.PutShardLock{Lock: &pb.ShardLock{Task: "t1"}},
 			code: CodeInvalidCommand, msg: []string{"id"},
 		},
+		{
+			name: "versioned: a new lock starts at version 1", setup: cluster,
+			body: &pb.PutShardLock{Lock: versioned(1)},
+			check: func(t *testing.T, _ *pb.ApplyResult, _, after *View) {
+				if got := after.ShardLocks["L1"].GetVersion(); got != 1 {
+					t.Fatalf("version %d", got)
+				}
+			},
+		},
+		{
+			name: "versioned: a new lock at version 2 is stale", setup: cluster,
+			body: &pb.PutShardLock{Lock: versioned(2)},
+			code: CodeStaleRevision, msg: []string{`"L1"`, "version 2", "version 0"},
+		},
+		{
+			name: "versioned: the next version applies", setup: then(func(h *harness) { h.must(pb.CommandType_PUT_SHARD_LOCK, &pb.PutShardLock{Lock: versioned(1)}) }),
+			body: &pb.PutShardLock{Lock: versioned(2)},
+			check: func(t *testing.T, _ *pb.ApplyResult, _, after *View) {
+				if got := after.ShardLocks["L1"].GetVersion(); got != 2 {
+					t.Fatalf("version %d", got)
+				}
+			},
+		},
+		{
+			name: "versioned: a put planned on an old version is stale", setup: then(func(h *harness) {
+				h.must(pb.CommandType_PUT_SHARD_LOCK, &pb.PutShardLock{Lock: versioned(1)})
+				h.must(pb.CommandType_PUT_SHARD_LOCK, &pb.PutShardLock{Lock: versioned(2)})
+			}),
+			body: &pb.PutShardLock{Lock: versioned(2)},
+			code: CodeStaleRevision, msg: []string{"version 2", "at version 2"},
+		},
+		{
+			name: "operations are put with the lock", setup: cluster,
+			body: &pb.PutShardLock{Lock: lock(false), Operations: []*pb.ShardOperation{
+				{LockId: "L1", SourceId: "s1", UpstreamSchema: "shard", UpstreamTable: "tb", Action: "exec", Revision: 1},
+				{LockId: "L1", SourceId: "s2", UpstreamSchema: "shard", UpstreamTable: "tb", Revision: 4},
+			}},
+			check: func(t *testing.T, _ *pb.ApplyResult, before, after *View) {
+				requireProto(t, "operation", &pb.ShardOperation{LockId: "L1", SourceId: "s1", UpstreamSchema: "shard", UpstreamTable: "tb", Action: "exec", Revision: 1},
+					after.ShardOperations[ShardOperationKey("L1", "s1", "shard", "tb")])
+				requireProto(t, "operation", &pb.ShardOperation{LockId: "L1", SourceId: "s2", UpstreamSchema: "shard", UpstreamTable: "tb", Revision: 4},
+					after.ShardOperations[ShardOperationKey("L1", "s2", "shard", "tb")])
+				requireUnchangedExcept(t, before, after, kindShardLocks, kindShardOperations)
+			},
+		},
+		{
+			name: "an operation of another lock is refused", setup: cluster,
+			body: &pb.PutShardLock{Lock: lock(false), Operations: []*pb.ShardOperation{{LockId: "L2", SourceId: "s1"}}},
+			code: CodeInvalidCommand, msg: []string{`"L1"`, `"L2"`},
+		},
 	}
+}
+
+func versioned(version uint64) *pb.ShardLock {
+	return &pb.ShardLock{Id: "L1", Task: "t1", Mode: "pessimistic", Version: version}
 }
 
 func putShardOperationCases() []commandCase {
@@ -1039,6 +1100,23 @@ func removeShardLockCases() []commandCase {
 			name: "unknown lock", setup: then(func(h *harness) { h.shardState() }),
 			body: &pb.RemoveShardLock{Id: "L9"},
 			code: CodeShardLockNotFound, msg: []string{`"L9"`},
+		},
+		{
+			name: "versioned: removes the lock at that version", setup: then(func(h *harness) { h.must(pb.CommandType_PUT_SHARD_LOCK, &pb.PutShardLock{Lock: versioned(1)}) }),
+			body: &pb.RemoveShardLock{Id: "L1", Version: 1},
+			check: func(t *testing.T, _ *pb.ApplyResult, _, after *View) {
+				if _, found := after.ShardLocks["L1"]; found {
+					t.Fatal("lock still there")
+				}
+			},
+		},
+		{
+			name: "versioned: a remove planned on an old version is stale", setup: then(func(h *harness) {
+				h.must(pb.CommandType_PUT_SHARD_LOCK, &pb.PutShardLock{Lock: versioned(1)})
+				h.must(pb.CommandType_PUT_SHARD_LOCK, &pb.PutShardLock{Lock: versioned(2)})
+			}),
+			body: &pb.RemoveShardLock{Id: "L1", Version: 1},
+			code: CodeStaleRevision, msg: []string{`"L1"`, "version 1", "version 2"},
 		},
 	}
 }

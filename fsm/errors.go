@@ -17,7 +17,7 @@ const (
 	CodeTaskExists        = "TaskExists"        // task name already used
 	CodeTaskNotFound      = "TaskNotFound"      // no task with this name
 	CodeSubtaskNotFound   = "SubtaskNotFound"   // the task has no subtask for this source
-	CodeStaleRevision     = "StaleRevision"     // update-task with a revision that is not old + 1
+	CodeStaleRevision     = "StaleRevision"     // update-task, or a versioned shard lock put/remove, not at old + 1
 	CodeInvalidCommand    = "InvalidCommand"    // a required field is missing
 	CodeShardLockNotFound = "ShardLockNotFound" // no shard lock with this id
 )

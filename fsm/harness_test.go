@@ -186,12 +186,14 @@ func (h *harness) fullState() {
 		Task: "t1", SourceId: "s1", UpstreamSchema: "shard_1", UpstreamTable: "tb_1",
 		DownstreamSchema: "shard", DownstreamTable: "tb", Ddls: []string{"ALTER TABLE tb ADD c INT"},
 		TableInfoBefore: []byte("before"), TableInfosAfter: [][]byte{[]byte("after")}, Revision: 3, LockId: "t1-`shard`.`tb`",
+		DoneRevision: 2,
 	}})
 	h.must(pb.CommandType_PUT_SHARD_LOCK, &pb.PutShardLock{Lock: &pb.ShardLock{
 		Id: "t1-`shard`.`tb`", Task: "t1", Mode: "optimistic", OwnerSource: "s1",
 		DownstreamSchema: "shard", DownstreamTable: "tb", Ddls: []string{"ALTER TABLE tb ADD c INT"},
 		Synced:          map[string]bool{"s1/shard_1.tb_1": true, "s2/shard_2.tb_2": false, "s2/shard_2.tb_3": true},
 		JoinedTableInfo: []byte("joined"), Resolved: true,
+		ConflictMessage: "none", Removed: []string{"s3/shard_3.tb_1"}, Ready: true, Version: 1,
 	}})
 	h.must(pb.CommandType_PUT_SHARD_OPERATION, &pb.PutShardOperation{Operation: &pb.ShardOperation{
 		LockId: "t1-`shard`.`tb`", SourceId: "s1", UpstreamSchema: "shard_1", UpstreamTable: "tb_1",

@@ -1064,8 +1064,14 @@ type ShardInfo struct {
 	TableInfosAfter  [][]byte               `protobuf:"bytes,9,rep,name=table_infos_after,json=tableInfosAfter,proto3" json:"table_infos_after,omitempty"`
 	Revision         uint64                 `protobuf:"varint,10,opt,name=revision,proto3" json:"revision,omitempty"`
 	LockId           string                 `protobuf:"bytes,11,opt,name=lock_id,json=lockId,proto3" json:"lock_id,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// updated_index is stamped by Apply: the raft index of the put. It orders
+	// arrivals (the first arriver owns a pessimistic lock).
+	UpdatedIndex uint64 `protobuf:"varint,12,opt,name=updated_index,json=updatedIndex,proto3" json:"updated_index,omitempty"`
+	// done_revision is the revision of the last DDL this shard table finished
+	// (executed or skipped); see shardlock.MarkDone.
+	DoneRevision  uint64 `protobuf:"varint,13,opt,name=done_revision,json=doneRevision,proto3" json:"done_revision,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ShardInfo) Reset() {
@@ -1175,6 +1181,20 @@ func (x *ShardInfo) GetLockId() string {
 	return ""
 }
 
+func (x *ShardInfo) GetUpdatedIndex() uint64 {
+	if x != nil {
+		return x.UpdatedIndex
+	}
+	return 0
+}
+
+func (x *ShardInfo) GetDoneRevision() uint64 {
+	if x != nil {
+		return x.DoneRevision
+	}
+	return 0
+}
+
 type ShardLock struct {
 	state            protoimpl.MessageState `protogen:"open.v1"`
 	Id               string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"` // task-`schema`.`table`
@@ -1188,8 +1208,16 @@ type ShardLock struct {
 	JoinedTableInfo  []byte                 `protobuf:"bytes,9,opt,name=joined_table_info,json=joinedTableInfo,proto3" json:"joined_table_info,omitempty"`
 	Resolved         bool                   `protobuf:"varint,10,opt,name=resolved,proto3" json:"resolved,omitempty"`
 	CreatedUnixMs    int64                  `protobuf:"varint,11,opt,name=created_unix_ms,json=createdUnixMs,proto3" json:"created_unix_ms,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	ConflictMessage  string                 `protobuf:"bytes,12,opt,name=conflict_message,json=conflictMessage,proto3" json:"conflict_message,omitempty"` // why the lock cannot proceed; empty if it can
+	Removed          []string               `protobuf:"bytes,13,rep,name=removed,proto3" json:"removed,omitempty"`                                        // member keys dropped from the lock (unlock)
+	// ready: pessimistic: every member arrived with the same DDLs; the
+	// operations are out and the membership is frozen.
+	Ready bool `protobuf:"varint,14,opt,name=ready,proto3" json:"ready,omitempty"`
+	// version guards concurrent writers: a put with version != 0 applies only
+	// if it is the stored version + 1 (1 for a new lock).
+	Version       uint64 `protobuf:"varint,15,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ShardLock) Reset() {
@@ -1295,6 +1323,34 @@ func (x *ShardLock) GetResolved() bool {
 func (x *ShardLock) GetCreatedUnixMs() int64 {
 	if x != nil {
 		return x.CreatedUnixMs
+	}
+	return 0
+}
+
+func (x *ShardLock) GetConflictMessage() string {
+	if x != nil {
+		return x.ConflictMessage
+	}
+	return ""
+}
+
+func (x *ShardLock) GetRemoved() []string {
+	if x != nil {
+		return x.Removed
+	}
+	return nil
+}
+
+func (x *ShardLock) GetReady() bool {
+	if x != nil {
+		return x.Ready
+	}
+	return false
+}
+
+func (x *ShardLock) GetVersion() uint64 {
+	if x != nil {
+		return x.Version
 	}
 	return 0
 }
@@ -2247,8 +2303,11 @@ func (x *PutShardInfo) GetInfo() *ShardInfo {
 }
 
 type PutShardLock struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Lock          *ShardLock             `protobuf:"bytes,1,opt,name=lock,proto3" json:"lock,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Lock  *ShardLock             `protobuf:"bytes,1,opt,name=lock,proto3" json:"lock,omitempty"`
+	// operations are put together with the lock, atomically; each must carry
+	// the lock's id.
+	Operations    []*ShardOperation `protobuf:"bytes,2,rep,name=operations,proto3" json:"operations,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2286,6 +2345,13 @@ func (*PutShardLock) Descriptor() ([]byte, []int) {
 func (x *PutShardLock) GetLock() *ShardLock {
 	if x != nil {
 		return x.Lock
+	}
+	return nil
+}
+
+func (x *PutShardLock) GetOperations() []*ShardOperation {
+	if x != nil {
+		return x.Operations
 	}
 	return nil
 }
@@ -2337,6 +2403,7 @@ func (x *PutShardOperation) GetOperation() *ShardOperation {
 type RemoveShardLock struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Version       uint64                 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"` // when != 0, applies only if the lock has this version
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2376,6 +2443,13 @@ func (x *RemoveShardLock) GetId() string {
 		return x.Id
 	}
 	return ""
+}
+
+func (x *RemoveShardLock) GetVersion() uint64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
 }
 
 var File_fsm_proto protoreflect.FileDescriptor
@@ -2462,7 +2536,7 @@ const file_fsm_proto_rawDesc = "" +
 	"\x0efinished_units\x18\x05 \x03(\v2\x14.dmraft.fsm.UnitMarkR\rfinishedUnits\x127\n" +
 	"\n" +
 	"last_error\x18\x06 \x01(\v2\x18.dmraft.fsm.SubtaskErrorR\tlastError\x12&\n" +
-	"\x0fupdated_unix_ms\x18\a \x01(\x03R\rupdatedUnixMs\"\x85\x03\n" +
+	"\x0fupdated_unix_ms\x18\a \x01(\x03R\rupdatedUnixMs\"\xcf\x03\n" +
 	"\tShardInfo\x12\x12\n" +
 	"\x04task\x18\x01 \x01(\tR\x04task\x12\x1b\n" +
 	"\tsource_id\x18\x02 \x01(\tR\bsourceId\x12'\n" +
@@ -2475,7 +2549,9 @@ const file_fsm_proto_rawDesc = "" +
 	"\x11table_infos_after\x18\t \x03(\fR\x0ftableInfosAfter\x12\x1a\n" +
 	"\brevision\x18\n" +
 	" \x01(\x04R\brevision\x12\x17\n" +
-	"\alock_id\x18\v \x01(\tR\x06lockId\"\xb8\x03\n" +
+	"\alock_id\x18\v \x01(\tR\x06lockId\x12#\n" +
+	"\rupdated_index\x18\f \x01(\x04R\fupdatedIndex\x12#\n" +
+	"\rdone_revision\x18\r \x01(\x04R\fdoneRevision\"\xad\x04\n" +
 	"\tShardLock\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04task\x18\x02 \x01(\tR\x04task\x12\x12\n" +
@@ -2488,7 +2564,11 @@ const file_fsm_proto_rawDesc = "" +
 	"\x11joined_table_info\x18\t \x01(\fR\x0fjoinedTableInfo\x12\x1a\n" +
 	"\bresolved\x18\n" +
 	" \x01(\bR\bresolved\x12&\n" +
-	"\x0fcreated_unix_ms\x18\v \x01(\x03R\rcreatedUnixMs\x1a9\n" +
+	"\x0fcreated_unix_ms\x18\v \x01(\x03R\rcreatedUnixMs\x12)\n" +
+	"\x10conflict_message\x18\f \x01(\tR\x0fconflictMessage\x12\x18\n" +
+	"\aremoved\x18\r \x03(\tR\aremoved\x12\x14\n" +
+	"\x05ready\x18\x0e \x01(\bR\x05ready\x12\x18\n" +
+	"\aversion\x18\x0f \x01(\x04R\aversion\x1a9\n" +
 	"\vSyncedEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\bR\x05value:\x028\x01\"\x9d\x02\n" +
@@ -2561,13 +2641,17 @@ const file_fsm_proto_rawDesc = "" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12\x14\n" +
 	"\x05evict\x18\x02 \x01(\bR\x05evict\"9\n" +
 	"\fPutShardInfo\x12)\n" +
-	"\x04info\x18\x01 \x01(\v2\x15.dmraft.fsm.ShardInfoR\x04info\"9\n" +
+	"\x04info\x18\x01 \x01(\v2\x15.dmraft.fsm.ShardInfoR\x04info\"u\n" +
 	"\fPutShardLock\x12)\n" +
-	"\x04lock\x18\x01 \x01(\v2\x15.dmraft.fsm.ShardLockR\x04lock\"M\n" +
+	"\x04lock\x18\x01 \x01(\v2\x15.dmraft.fsm.ShardLockR\x04lock\x12:\n" +
+	"\n" +
+	"operations\x18\x02 \x03(\v2\x1a.dmraft.fsm.ShardOperationR\n" +
+	"operations\"M\n" +
 	"\x11PutShardOperation\x128\n" +
-	"\toperation\x18\x01 \x01(\v2\x1a.dmraft.fsm.ShardOperationR\toperation\"!\n" +
+	"\toperation\x18\x01 \x01(\v2\x1a.dmraft.fsm.ShardOperationR\toperation\";\n" +
 	"\x0fRemoveShardLock\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id*\xf5\x02\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x04R\aversion*\xf5\x02\n" +
 	"\vCommandType\x12\v\n" +
 	"\aUNKNOWN\x10\x00\x12\x11\n" +
 	"\rREGISTER_NODE\x10\x01\x12\x0f\n" +
@@ -2673,12 +2757,13 @@ var file_fsm_proto_depIdxs = []int32{
 	11, // 22: dmraft.fsm.ReportSubtaskError.error:type_name -> dmraft.fsm.SubtaskError
 	13, // 23: dmraft.fsm.PutShardInfo.info:type_name -> dmraft.fsm.ShardInfo
 	14, // 24: dmraft.fsm.PutShardLock.lock:type_name -> dmraft.fsm.ShardLock
-	15, // 25: dmraft.fsm.PutShardOperation.operation:type_name -> dmraft.fsm.ShardOperation
-	26, // [26:26] is the sub-list for method output_type
-	26, // [26:26] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	15, // 25: dmraft.fsm.PutShardLock.operations:type_name -> dmraft.fsm.ShardOperation
+	15, // 26: dmraft.fsm.PutShardOperation.operation:type_name -> dmraft.fsm.ShardOperation
+	27, // [27:27] is the sub-list for method output_type
+	27, // [27:27] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_fsm_proto_init() }
