@@ -941,7 +941,7 @@ func putShardInfoCases() []commandCase {
 		},
 		{
 			name: "a stamped index from the proposer is replaced", setup: cluster,
-			body: &pb.PutShardInfo{Info: func() *pb.ShardInfo { i := info(1); i.UpdatedIndex = 999; return i }()},
+			body:  &pb.PutShardInfo{Info: func() *pb.ShardInfo { i := info(1); i.UpdatedIndex = 999; return i }()},
 			check: stored(info(1)),
 		},
 		{
