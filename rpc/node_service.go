@@ -2,7 +2,6 @@ package rpc
 
 import (
 	"context"
-	"time"
 
 	"google.golang.org/grpc"
 
@@ -40,15 +39,13 @@ func (s *Server) Join(ctx context.Context, req *pb.JoinRequest) (*pb.JoinRespons
 // grants leases. The renewal is recorded at the time the request arrived,
 // which is no earlier than when the caller sent it (see cluster/DESIGN.md).
 func (s *Server) Lease(ctx context.Context, req *pb.LeaseRequest) (*pb.LeaseResponse, error) {
-	received := time.Now()
 	if !s.node.IsLeader() {
 		return nil, errNotLeader
 	}
-	index, err := s.node.VerifyLeader(ctx)
+	index, err := s.node.GrantLease(ctx, req.Node)
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	s.node.RecordLeaseRenewal(req.Node, received)
 	return &pb.LeaseResponse{CommitIndex: index, Leader: s.node.Name()}, nil
 }
 

@@ -61,31 +61,40 @@ func TestBootstrapJoinAndAdmin(t *testing.T) {
 				Epoch          uint64
 			} `json:"sourceStatus"`
 			SubTaskStatus []struct {
-				Name, Stage, Unit, UnitDetail string
+				Name, Stage, Unit string
+				Result            *struct {
+					Errors []struct{ ErrCode, Message, Workaround string } `json:"errors"`
+				} `json:"result"`
 			} `json:"subTaskStatus"`
 		} `json:"sources"`
 	}
-	if !harness.Eventually(10*time.Second, func() bool {
+	// Nothing listens at the task's servers: the subtask must pause with an
+	// error that says so and what to do, kept in the FSM.
+	if !harness.Eventually(15*time.Second, func() bool {
 		return c.DmctlJSON(&qs, "query-status", "t1") == nil && len(qs.Sources) == 1 &&
-			len(qs.Sources[0].SubTaskStatus) == 1 && qs.Sources[0].SubTaskStatus[0].Stage == "Running"
+			len(qs.Sources[0].SubTaskStatus) == 1 && qs.Sources[0].SubTaskStatus[0].Result != nil
 	}) {
-		t.Fatalf("task not running: %+v", qs)
+		t.Fatalf("no error reported for unreachable servers: %+v", qs)
 	}
 	st := qs.Sources[0].SubTaskStatus[0]
-	if st.Unit != "" || !strings.Contains(st.UnitDetail, "no data unit") {
-		t.Fatalf("the empty unit slot must be reported honestly, got unit %q detail %q", st.Unit, st.UnitDetail)
+	e := st.Result.Errors[0]
+	if st.Stage != "Paused" || !strings.Contains(e.Message, "127.0.0.1:3306") || e.Workaround == "" {
+		t.Fatalf("want a paused subtask with an error naming the address and a workaround, got %+v", st)
+	}
+	if strings.Contains(e.Message, "target-pw") || strings.Contains(e.Message, "s3cret-pw") {
+		t.Fatalf("error shows a password: %s", e.Message)
 	}
 	if qs.Sources[0].SourceStatus.Worker != b.worker {
 		t.Fatalf("query-status worker %q, binding %q", qs.Sources[0].SourceStatus.Worker, b.worker)
 	}
 
+	mustDmctl(t, c, "resume-task", "t1")
 	mustDmctl(t, c, "pause-task", "t1")
 	if !harness.Eventually(10*time.Second, func() bool {
 		return c.DmctlJSON(&qs, "query-status", "t1") == nil && qs.Sources[0].SubTaskStatus[0].Stage == "Paused"
 	}) {
 		t.Fatalf("task not paused: %+v", qs)
 	}
-	mustDmctl(t, c, "resume-task", "t1")
 	mustDmctl(t, c, "stop-task", "t1")
 	mustDmctl(t, c, "operate-source", "stop", "mysql-01")
 }
