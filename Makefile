@@ -35,6 +35,12 @@ integration:
 clean:
 	rm -rf $(BIN)
 
+# The demo installs MariaDB when missing (as root), starts a source, a target
+# and three nodes, migrates a sample database and shows failover.
+MODE ?= all
+demo: build
+	$(GO) run ./test/demo -mode $(MODE)
+
 .PHONY: bench-cluster
 bench-cluster:
 	$(GO) run ./test/bench/cluster
@@ -52,3 +58,8 @@ jepsen-short: build
 	JEPSEN_DURATION=150s JEPSEN_SEED=$(SEED) JEPSEN_REPORT=$(CURDIR)/jepsen-report.txt \
 	  $(GO) test -count=1 -v -timeout 20m -run TestJepsen ./test/jepsen/
 	@cat jepsen-report.txt
+
+# bench-full: dmraft full copy vs mysqldump | mysql vs mydumper + myloader on
+# the same >= 500 MB sysbench-like data (DMRAFT_BENCH_ROWS x DMRAFT_BENCH_TABLES).
+bench-full: build
+	DMRAFT_BENCH_FULL=1 $(GO) test -count=1 -timeout 90m -run '^TestBenchFull$$' -v ./test/full/
