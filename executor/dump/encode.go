@@ -54,12 +54,43 @@ func AppendLiteral(buf []byte, c Column, v []byte) []byte {
 	case kindString:
 		buf = append(buf, '_')
 		buf = append(buf, c.Charset...)
+		if quotable[c.Charset] {
+			return appendQuoted(buf, v)
+		}
 		buf = append(buf, ' ')
 	}
 	buf = append(buf, "X'"...)
 	n := len(buf)
 	buf = append(buf, make([]byte, hex.EncodedLen(len(v)))...)
 	hex.Encode(buf[n:], v)
+	return append(buf, '\'')
+}
+
+// quotable are the character sets in which a backslash or quote byte is
+// never part of a multi-byte character, so a quoted literal with escapes is
+// exact (and half the size of hex); others (gbk, sjis, big5, ...) use hex.
+var quotable = map[string]bool{"utf8mb4": true, "utf8mb3": true, "utf8": true, "latin1": true, "ascii": true}
+
+// appendQuoted appends 'v' with NUL, quote, backslash, CR, LF and ^Z
+// escaped (the writer sessions never set NO_BACKSLASH_ESCAPES).
+func appendQuoted(buf []byte, v []byte) []byte {
+	buf = append(buf, '\'')
+	for _, b := range v {
+		switch b {
+		case 0:
+			buf = append(buf, '\\', '0')
+		case '\'', '\\':
+			buf = append(buf, '\\', b)
+		case '\n':
+			buf = append(buf, '\\', 'n')
+		case '\r':
+			buf = append(buf, '\\', 'r')
+		case 0x1a:
+			buf = append(buf, '\\', 'Z')
+		default:
+			buf = append(buf, b)
+		}
+	}
 	return append(buf, '\'')
 }
 

@@ -13,14 +13,24 @@ type Batch struct {
 	Rows int64
 }
 
-// ReadChunk reads chunk c through q (a connection inside the snapshot) and
-// returns it as INSERT statements of at most about maxStmt bytes each;
-// verb is "INSERT", "REPLACE" or "INSERT IGNORE". Generated columns are
-// left out.
-func ReadChunk(ctx context.Context, q Querier, c *Chunk, verb string, maxStmt int) ([]Batch, int64, error) {
+// ReadError marks an error of the source side of a chunk: the snapshot
+// connection is gone or the table changed, so retrying on the same
+// connection does not help.
+type ReadError struct{ Err error }
+
+func (e *ReadError) Error() string { return e.Err.Error() }
+func (e *ReadError) Unwrap() error { return e.Err }
+
+// StreamChunk reads chunk c through q (a connection inside the snapshot)
+// and hands it to emit as INSERT statements of about maxStmt bytes each,
+// one at a time; verb is "INSERT", "REPLACE" or "INSERT IGNORE".
+// Generated columns are left out. It returns the statement bytes emitted.
+// An error from emit stops the read and is returned as is; read errors are
+// *ReadError.
+func StreamChunk(ctx context.Context, q Querier, c *Chunk, verb string, maxStmt int, emit func(Batch) error) (int64, error) {
 	where, err := c.Where()
 	if err != nil {
-		return nil, 0, err
+		return 0, &ReadError{err}
 	}
 	cols := c.Table.Inserted()
 	names := make([]string, len(cols))
@@ -30,7 +40,7 @@ func ReadChunk(ctx context.Context, q Querier, c *Chunk, verb string, maxStmt in
 	list := strings.Join(names, ",")
 	rows, err := q.QueryContext(ctx, "SELECT "+list+" FROM "+quoteTable(c.Table.Schema, c.Table.Name)+where)
 	if err != nil {
-		return nil, 0, fmt.Errorf("read chunk %s: %w", c.ID(), err)
+		return 0, &ReadError{fmt.Errorf("read chunk %s: %w", c.ID(), err)}
 	}
 	defer rows.Close()
 	head := verb + " INTO " + quoteTable(c.Table.TargetSchema, c.Table.TargetName) + " (" + list + ") VALUES "
@@ -39,22 +49,23 @@ func ReadChunk(ctx context.Context, q Querier, c *Chunk, verb string, maxStmt in
 	for i := range raw {
 		ptrs[i] = &raw[i]
 	}
-	var batches []Batch
 	var cur []byte
 	var curRows, bytes int64
-	flush := func() {
-		if curRows > 0 {
-			bytes += int64(len(cur))
-			batches = append(batches, Batch{SQL: cur, Rows: curRows})
+	flush := func() error {
+		if curRows == 0 {
+			return nil
 		}
+		bytes += int64(len(cur))
+		b := Batch{SQL: cur, Rows: curRows}
 		cur, curRows = nil, 0
+		return emit(b)
 	}
 	for rows.Next() {
 		if err := rows.Scan(ptrs...); err != nil {
-			return nil, 0, fmt.Errorf("read chunk %s: %w", c.ID(), err)
+			return bytes, &ReadError{fmt.Errorf("read chunk %s: %w", c.ID(), err)}
 		}
 		if cur == nil {
-			cur = make([]byte, 0, min(maxStmt+maxStmt/4, 4<<20))
+			cur = make([]byte, 0, maxStmt+maxStmt/8)
 			cur = append(cur, head...)
 		} else {
 			cur = append(cur, ',')
@@ -69,14 +80,15 @@ func ReadChunk(ctx context.Context, q Querier, c *Chunk, verb string, maxStmt in
 		cur = append(cur, ')')
 		curRows++
 		if len(cur) >= maxStmt {
-			flush()
+			if err := flush(); err != nil {
+				return bytes, err
+			}
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, 0, fmt.Errorf("read chunk %s: %w", c.ID(), err)
+		return bytes, &ReadError{fmt.Errorf("read chunk %s: %w", c.ID(), err)}
 	}
-	flush()
-	return batches, bytes, nil
+	return bytes, flush()
 }
 
 // ShowCreateTable returns the CREATE TABLE statement of t, rewritten to

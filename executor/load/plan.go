@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 
 	"github.com/dmraft/dmraft/executor/dump"
 	"github.com/dmraft/dmraft/executor/target"
@@ -131,20 +132,62 @@ func (s *Store) SetLastPosition(ctx context.Context, pos dump.Position) error {
 // this transaction tried to finish it; the transaction was rolled back.
 var ErrChunkAlreadyLoaded = errors.New("chunk already loaded")
 
+// errWriterFailed stops the producer after a failed statement.
+var errWriterFailed = errors.New("the chunk's target transaction failed")
+
+// Producer streams a chunk's statements into emit and returns their bytes.
+type Producer func(emit func(dump.Batch) error) (int64, error)
+
 // WriteChunk loads one chunk in one transaction: the epoch check, its
-// INSERT statements, and its checkpoint row (done, epoch, counts,
-// snapshot). Either all of it commits or none.
-func (s *Store) WriteChunk(ctx context.Context, c *dump.Chunk, batches []dump.Batch, bytes int64, pos dump.Position) error {
+// INSERT statements as produce streams them (read and write overlap, one
+// statement in flight), and its checkpoint row (done, epoch, counts,
+// snapshot). Either all of it commits or none. It returns the rows and
+// bytes written.
+func (s *Store) WriteChunk(ctx context.Context, c *dump.Chunk, pos dump.Position, produce Producer) (rows, bytes int64, err error) {
 	posJSON, _ := json.Marshal(pos)
-	var rows int64
-	for _, b := range batches {
-		rows += b.Rows
-	}
-	return s.inTx(ctx, func(tx *sql.Tx) error {
-		for _, b := range batches {
-			if _, err := tx.ExecContext(ctx, string(b.SQL)); err != nil {
-				return fmt.Errorf("insert into %s: %w", c.Table.TargetID(), err)
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		var isDone bool
+		if err := tx.QueryRowContext(ctx, "SELECT done FROM "+s.Meta.Table(target.ChunkTable)+" WHERE task = ? AND source = ? AND tbl = ? AND chunk = ? FOR UPDATE",
+			s.Fence.Task, s.Fence.Source, c.Table.ID(), c.Index).Scan(&isDone); err != nil {
+			return fmt.Errorf("chunk checkpoint of %s: %w", c.ID(), err)
+		}
+		if isDone {
+			return fmt.Errorf("chunk %s: %w", c.ID(), ErrChunkAlreadyLoaded)
+		}
+		ch := make(chan dump.Batch, 1)
+		var failed atomic.Bool
+		var perr error
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			defer close(ch)
+			bytes, perr = produce(func(b dump.Batch) error {
+				if failed.Load() {
+					return errWriterFailed
+				}
+				ch <- b
+				return nil
+			})
+		}()
+		var werr error
+		rows = 0
+		for b := range ch {
+			if werr != nil {
+				continue
 			}
+			if _, err := tx.ExecContext(ctx, string(b.SQL)); err != nil {
+				werr = fmt.Errorf("insert into %s: %w", c.Table.TargetID(), err)
+				failed.Store(true)
+				continue
+			}
+			rows += b.Rows
+		}
+		<-done
+		if werr != nil {
+			return werr
+		}
+		if perr != nil {
+			return perr
 		}
 		res, err := tx.ExecContext(ctx, "UPDATE "+s.Meta.Table(target.ChunkTable)+
 			" SET done = 1, epoch = ?, row_count = ?, byte_count = ?, snapshot_position = ?, finished_at = CURRENT_TIMESTAMP(3) WHERE task = ? AND source = ? AND tbl = ? AND chunk = ? AND done = 0",
@@ -157,6 +200,7 @@ func (s *Store) WriteChunk(ctx context.Context, c *dump.Chunk, batches []dump.Ba
 		}
 		return nil
 	})
+	return rows, bytes, err
 }
 
 // inTx runs fn in a transaction that starts with the epoch check.

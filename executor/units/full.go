@@ -52,8 +52,11 @@ func (u *fullUnit) Run(ctx context.Context) error {
 	if err != nil {
 		return &executor.Error{Code: "ConfigInvalid", Class: "config", Message: "source record", Err: err, Workaround: "re-create the source"}
 	}
-	threads := max(u.inst.Mydumper.Threads, 1)
+	// Each worker streams its chunk from its own snapshot connection into
+	// its own target transaction: mydumper threads and loader pool-size
+	// both bound the concurrency.
 	pool := max(u.inst.Loader.PoolSize, 1)
+	threads := min(max(u.inst.Mydumper.Threads, 1), pool)
 
 	tdb, err := target.Open(ctx, u.task.TargetDatabase, u.d.Key, pool)
 	if err != nil {
@@ -155,7 +158,7 @@ func (u *fullUnit) Run(ctx context.Context) error {
 	}
 	u.prog.setPositions(plan.First, plan.Last)
 	if len(chunks) > 0 {
-		if err := u.copyChunks(ctx, snap, store, chunks, pool); err != nil {
+		if err := u.copyChunks(ctx, snap, store, chunks); err != nil {
 			return err
 		}
 	}
@@ -166,9 +169,11 @@ func (u *fullUnit) Run(ctx context.Context) error {
 	return u.finish(ctx, plan)
 }
 
-// copyChunks reads chunks on the snapshot's connections and writes them on
-// pool writers.
-func (u *fullUnit) copyChunks(ctx context.Context, snap *dump.Snapshot, store *load.Store, chunks []*dump.Chunk, pool int) error {
+// copyChunks loads chunks on one worker per snapshot connection: each
+// worker reads a chunk and writes it in one target transaction, streamed
+// (one statement in flight), so memory stays at a few statements per
+// worker whatever the chunk size.
+func (u *fullUnit) copyChunks(ctx context.Context, snap *dump.Snapshot, store *load.Store, chunks []*dump.Chunk) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	verb := map[string]string{config.OnDuplicateError: "INSERT", config.OnDuplicateIgnore: "INSERT IGNORE"}[u.inst.Loader.OnDuplicateLogical]
@@ -179,54 +184,34 @@ func (u *fullUnit) copyChunks(ctx context.Context, snap *dump.Snapshot, store *l
 	if stmtSize <= 0 {
 		stmtSize = defaultStatementSize
 	}
-	type readChunk struct {
-		c       *dump.Chunk
-		batches []dump.Batch
-		bytes   int64
-	}
 	todo := make(chan *dump.Chunk)
-	read := make(chan readChunk, pool)
-	var readers, writers sync.WaitGroup
+	var workers sync.WaitGroup
 	for _, conn := range snap.Conns {
-		readers.Add(1)
+		workers.Add(1)
 		go func() {
-			defer readers.Done()
+			defer workers.Done()
 			for c := range todo {
-				batches, bytes, err := dump.ReadChunk(ctx, conn, c, verb, stmtSize)
-				if err != nil {
+				var rows, bytes int64
+				err := retry(ctx, u.log, "load chunk "+c.ID(), func() (err error) {
+					rows, bytes, err = store.WriteChunk(ctx, c, snap.Position, func(emit func(dump.Batch) error) (int64, error) {
+						return dump.StreamChunk(ctx, conn, c, verb, stmtSize, emit)
+					})
+					return err
+				})
+				var re *dump.ReadError
+				switch {
+				case errors.Is(err, load.ErrChunkAlreadyLoaded):
+					// A retried commit had succeeded before its connection
+					// dropped; this attempt rolled back. Nothing is missing.
+					continue
+				case errors.As(err, &re):
 					cancel(sourceError("read chunk "+c.ID(), err))
 					return
-				}
-				select {
-				case read <- readChunk{c, batches, bytes}:
-				case <-ctx.Done():
+				case err != nil:
+					cancel(targetError("load chunk "+c.ID(), err))
 					return
 				}
-			}
-		}()
-	}
-	for range pool {
-		writers.Add(1)
-		go func() {
-			defer writers.Done()
-			for rc := range read {
-				err := retry(ctx, u.log, "load chunk "+rc.c.ID(), func() error {
-					return store.WriteChunk(ctx, rc.c, rc.batches, rc.bytes, snap.Position)
-				})
-				if errors.Is(err, load.ErrChunkAlreadyLoaded) {
-					// A retried commit had succeeded before its connection
-					// dropped; this attempt rolled back its duplicate rows.
-					err = nil
-				}
-				if err != nil {
-					cancel(targetError("load chunk "+rc.c.ID(), err))
-					return
-				}
-				var rows int64
-				for _, b := range rc.batches {
-					rows += b.Rows
-				}
-				u.prog.chunkDone(rc.c.Table.ID(), rc.c.Index, rows, rc.bytes)
+				u.prog.chunkDone(c.Table.ID(), c.Index, rows, bytes)
 			}
 		}()
 	}
@@ -239,13 +224,8 @@ feed:
 		}
 	}
 	close(todo)
-	readers.Wait()
-	close(read)
-	writers.Wait()
-	if err := context.Cause(ctx); err != nil {
-		return err
-	}
-	return nil
+	workers.Wait()
+	return context.Cause(ctx)
 }
 
 // finish proposes the dump mark (earliest snapshot) and the load mark

@@ -12,13 +12,15 @@ import (
 	"github.com/go-sql-driver/mysql"
 	"github.com/rs/zerolog"
 
+	"github.com/dmraft/dmraft/executor/dump"
 	"github.com/dmraft/dmraft/executor/target"
 )
 
 // Transient reports whether err is worth retrying: lost or refused
 // connections, server shutdown, lock wait timeouts and deadlocks.
 func Transient(err error) bool {
-	if err == nil || errors.Is(err, target.ErrFenced) || errors.Is(err, context.Canceled) {
+	var re *dump.ReadError
+	if err == nil || errors.Is(err, target.ErrFenced) || errors.Is(err, context.Canceled) || errors.As(err, &re) {
 		return false
 	}
 	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, mysql.ErrInvalidConn) || errors.Is(err, io.EOF) ||
