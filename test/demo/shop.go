@@ -53,4 +53,3 @@ func writeLoad(ctx context.Context, tb *harness.ProgramTB, up *mariadb.Server, r
 	}
 	fmt.Printf("  wrote round %d to the source: +200 customers, +500 orders, updates, deletes, a log line\n", round)
 }
-
