@@ -35,6 +35,9 @@ func TestBenchFull(t *testing.T) {
 		stmts = append(stmts, sysbenchTable("sbtest", fmt.Sprintf("sbtest%d", i), rows)...)
 	}
 	up.Exec(t, stmts...)
+	for i := 1; i <= tables; i++ {
+		up.Exec(t, fmt.Sprintf("ANALYZE TABLE sbtest.sbtest%d", i))
+	}
 	var dataBytes int64
 	up.DB(t).QueryRow("SELECT SUM(DATA_LENGTH) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'sbtest'").Scan(&dataBytes)
 	total := int64(rows * tables)
