@@ -68,9 +68,9 @@ func next(d Deps, a executor.Assignment) (executor.Unit, error) {
 		if task.TaskMode == config.ModeFull {
 			return nil, nil
 		}
-		return nil, errNoSync()
+		return newSyncUnit(d, a, task, inst), nil
 	case config.ModeIncremental:
-		return nil, errNoSync()
+		return newSyncUnit(d, a, task, inst), nil
 	default:
 		return nil, &executor.Error{Code: "TaskModeUnsupported", Class: "config",
 			Message:    "task-mode " + task.TaskMode + " (SQL files in a directory) is not in this build",

@@ -54,19 +54,64 @@ func ParseDDL(p *parser.Parser, sql, defaultSchema string) ([]*DDL, error) {
 	}
 	var out []*DDL
 	for _, s := range stmts {
-		d, err := classify(s, defaultSchema)
-		if err != nil {
-			return nil, err
-		}
-		if d != nil {
-			d.Text = strings.TrimSpace(s.OriginalText())
-			if len(stmts) == 1 {
+		for _, one := range split(s) {
+			d, err := classify(one, defaultSchema)
+			if err != nil {
+				return nil, err
+			}
+			if d == nil {
+				continue
+			}
+			switch {
+			case one != s:
+				if d.Text, err = restore(one); err != nil {
+					return nil, err
+				}
+			case len(stmts) == 1:
 				d.Text = sql
+			default:
+				d.Text = strings.TrimSpace(s.OriginalText())
 			}
 			out = append(out, d)
 		}
 	}
 	return out, nil
+}
+
+// split turns DROP TABLE a, b and RENAME TABLE a TO b, c TO d into one
+// statement per table (DROP gets IF EXISTS), so that each can be filtered
+// and routed on its own, as DM does.
+func split(s ast.StmtNode) []ast.StmtNode {
+	switch n := s.(type) {
+	case *ast.DropTableStmt:
+		if len(n.Tables) > 1 && !n.IsView {
+			out := make([]ast.StmtNode, len(n.Tables))
+			for i, t := range n.Tables {
+				out[i] = &ast.DropTableStmt{IfExists: true, Tables: []*ast.TableName{t}}
+			}
+			return out
+		}
+	case *ast.RenameTableStmt:
+		if len(n.TableToTables) > 1 {
+			out := make([]ast.StmtNode, len(n.TableToTables))
+			for i, tt := range n.TableToTables {
+				out[i] = &ast.RenameTableStmt{TableToTables: []*ast.TableToTable{tt}}
+			}
+			return out
+		}
+	}
+	return []ast.StmtNode{s}
+}
+
+const restoreFlags = format.RestoreStringSingleQuotes | format.RestoreKeyWordUppercase | format.RestoreNameBackQuotes |
+	format.RestoreSpacesAroundBinaryOperation | format.RestoreStringWithoutDefaultCharset
+
+func restore(n ast.Node) (string, error) {
+	var b strings.Builder
+	if err := n.Restore(format.NewRestoreCtx(restoreFlags, &b)); err != nil {
+		return "", fmt.Errorf("%w: restore statement: %v", ErrUnsupportedDDL, err)
+	}
+	return b.String(), nil
 }
 
 func qualify(t *ast.TableName, schema string) TableName {
@@ -206,13 +251,8 @@ func (d *DDL) Route(route func(schema, table string) (string, string)) (string, 
 	if !r.changed {
 		return d.Text, false, nil
 	}
-	var b strings.Builder
-	flags := format.RestoreStringSingleQuotes | format.RestoreKeyWordUppercase | format.RestoreNameBackQuotes |
-		format.RestoreSpacesAroundBinaryOperation | format.RestoreStringWithoutDefaultCharset
-	if err := d.Stmt.Restore(format.NewRestoreCtx(flags, &b)); err != nil {
-		return "", false, fmt.Errorf("%w: restore routed statement: %v", ErrUnsupportedDDL, err)
-	}
-	return b.String(), true, nil
+	text, err := restore(d.Stmt)
+	return text, err == nil, err
 }
 
 type router struct {

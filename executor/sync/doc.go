@@ -1,0 +1,62 @@
+// Package syncer (directory executor/sync) is the sync unit: it reads the
+// source's binlog from the committed checkpoint, filters and routes the
+// changes, and applies them on syncers.worker-count workers, each worker
+// transaction carrying the epoch check and that worker's checkpoint.
+//
+// # Exactly once, with or without keys
+//
+// Every row change has an identity that a replay reproduces: (s, i), the
+// start position s of its source transaction and its index i among all
+// rows of that transaction (counted before any filter). Its worker is
+// Worker(route key, n): the hash of the row's handle (primary key, or
+// NOT NULL unique key) before the change, or of the table name when the
+// table has no handle. Routing depends on nothing else, so the same change
+// goes to the same worker in every run with the same n.
+//
+// A worker receives its changes in binlog order (a FIFO queue) and commits
+// them in batches; the transaction that commits a batch also writes the
+// worker's checkpoint Point: the identity of the last change it contains,
+// or, after a commit marker, the boundary "every transaction starting
+// before P". Hence, for each worker w, the committed changes are exactly
+// those its stored point Covers (checkpoint.Point.Covers): the commit is
+// atomic, the queue is ordered, and a point never moves backwards (a
+// worker ignores markers below its stored point).
+//
+// On restart the reader starts at the lowest point of any worker and
+// skips, for worker w, the changes its point covers. Every change is
+// therefore applied once: the covered ones were committed and are skipped,
+// the others were not committed and are applied. This holds for tables
+// without a key as well (their changes all go to one worker, in order),
+// so no idempotent "safe mode" is needed for correctness. A change of the
+// worker count (update-task) takes effect once the replay has passed every
+// stored point: the workers are drained at a transaction boundary and all
+// points are rewritten for the new count in one transaction.
+//
+// Ordering between workers: a change whose unique-key values (before or
+// after, primary and unique keys, case-folded) are in flight on another
+// worker waits until every worker has committed (DM's causality flush).
+// Committed changes thus always form a prefix closed under conflicts, and
+// the replay continues from a state a serial apply could have produced.
+//
+// After a full phase, the replay starts at the "dump" mark (the earliest
+// snapshot); each table's changes before its chunks' snapshot are skipped
+// (the rows already contain them), and changes between its earliest and
+// latest chunk snapshot are written idempotently (REPLACE, delete by key).
+// Tables without a key are one chunk, so their window is empty: exact.
+//
+// # DDL
+//
+// A DDL drains every worker to the boundary before it, records "DDL at P
+// may have run" in the meta schema, executes the statement while holding
+// the epoch row's shared lock (so a paused old owner cannot run DDL after
+// a new owner raised the epoch), and then moves every worker's point past
+// it in one transaction. A crash in between replays the DDL; only then
+// (or inside the full phase's window) are "already exists / does not
+// exist" errors tolerated.
+//
+// # Column names
+//
+// From the binlog (binlog_row_metadata=FULL); keys and column character
+// sets from the target's information_schema, which is in step with the
+// binlog because DDL is applied in binlog order after draining.
+package syncer

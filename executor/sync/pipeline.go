@@ -1,0 +1,283 @@
+package syncer
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/pingcap/tidb/pkg/parser"
+	"github.com/rs/zerolog"
+
+	"github.com/dmraft/dmraft/executor"
+	"github.com/dmraft/dmraft/executor/dump"
+	"github.com/dmraft/dmraft/executor/sync/binlog"
+	"github.com/dmraft/dmraft/executor/sync/causality"
+	"github.com/dmraft/dmraft/executor/sync/checkpoint"
+	"github.com/dmraft/dmraft/executor/sync/dml"
+	"github.com/dmraft/dmraft/executor/sync/filter"
+	"github.com/dmraft/dmraft/executor/target"
+)
+
+// Tunables.
+const (
+	broadcastEvery  = 500 * time.Millisecond // how often idle workers hear of new boundaries
+	maxInflightKeys = 200_000                // causality keys before a drain
+)
+
+var errTargetTableMissing = errors.New("target table does not exist")
+
+// window is a table's range of snapshot positions from the full phase.
+type window struct{ min, max binlog.Position }
+
+// pipeline is one run of the sync unit: reader, coordinator, workers.
+type pipeline struct {
+	task     string
+	db       *sql.DB
+	store    *checkpoint.Store
+	fence    target.Fence
+	sel      *dump.Selector
+	events   *filter.EventFilter
+	parser   *parser.Parser
+	tables   *tableCache
+	log      zerolog.Logger
+	prog     *progress
+	safeMode bool
+	batch    int
+
+	resume    *checkpoint.Resume // nil once the replay passed every stored point
+	want      int                // configured worker count
+	windows   map[string]window  // upstream schema.table -> full-phase snapshots
+	loadLast  binlog.Position    // DDL before this may already be on the target
+	tracker   *causality.Tracker
+	workers   []*worker
+	wg        sync.WaitGroup
+	fail      func(error)
+	workerCtx context.Context
+
+	txnStart      binlog.Position
+	txnTs         uint32
+	rowIdx        int
+	touched       []bool
+	lastBroadcast time.Time
+}
+
+func (p *pipeline) startWorkers(n int, floors []checkpoint.Point) {
+	p.workers = make([]*worker, n)
+	p.touched = make([]bool, n)
+	for i := range n {
+		w := &worker{id: i, of: n, in: make(chan job, 4*p.batch+16), db: p.db, store: p.store, fence: p.fence,
+			batch: p.batch, log: p.log, prog: p.prog, floor: floors[i], committed: floors[i]}
+		p.workers[i] = w
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			w.run(p.workerCtx, p.fail)
+		}()
+	}
+	ws := p.workers
+	p.prog.setWorkers(func() (binlog.Position, uint32, bool) {
+		var low binlog.Position
+		var ts uint32
+		idle := true
+		for i, w := range ws {
+			pt, t := w.committedPoint()
+			if i == 0 || pt.Pos.Before(low) {
+				low, ts = pt.Pos, t
+			}
+			idle = idle && len(w.in) == 0
+		}
+		return low, ts, idle
+	})
+}
+
+// stopWorkers closes the queues (each worker commits what it holds) and
+// waits for them.
+func (p *pipeline) stopWorkers() {
+	for _, w := range p.workers {
+		close(w.in)
+	}
+	p.wg.Wait()
+	p.workers = nil
+}
+
+func (p *pipeline) send(ctx context.Context, w int, j job) error {
+	select {
+	case p.workers[w].in <- j:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+// drain makes every worker commit everything it was sent, with the
+// boundary at (when set) as its point, and waits for all.
+func (p *pipeline) drain(ctx context.Context, at *binlog.Position) error {
+	acks := make([]chan error, len(p.workers))
+	for i := range p.workers {
+		if at != nil {
+			if err := p.send(ctx, i, job{kind: jobBoundary, point: checkpoint.Boundary(*at), ts: p.txnTs}); err != nil {
+				return err
+			}
+		}
+		acks[i] = make(chan error, 1)
+		if err := p.send(ctx, i, job{kind: jobFlush, ack: acks[i]}); err != nil {
+			return err
+		}
+	}
+	for _, a := range acks {
+		select {
+		case err := <-a:
+			if err != nil {
+				return err
+			}
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	}
+	p.tracker.Reset()
+	return nil
+}
+
+// handle dispatches one binlog event.
+func (p *pipeline) handle(ctx context.Context, ev binlog.Event) error {
+	switch ev.Kind {
+	case binlog.KindBegin:
+		p.txnStart, p.txnTs, p.rowIdx = ev.Start, ev.Timestamp, 0
+	case binlog.KindRows:
+		return p.rows(ctx, ev)
+	case binlog.KindCommit:
+		return p.commit(ctx, ev.End)
+	case binlog.KindQuery:
+		return p.query(ctx, ev)
+	}
+	return nil
+}
+
+func (p *pipeline) rows(ctx context.Context, ev binlog.Event) error {
+	r := ev.Rows
+	step := 1
+	if r.Op == binlog.OpUpdate {
+		step = 2
+	}
+	n := len(r.Rows) / step
+	base := p.rowIdx
+	p.rowIdx += n
+	p.prog.addEvents(1)
+	if !p.sel.TableAllowed(r.Schema, r.Table) {
+		return nil
+	}
+	switch act, rule := p.events.Check(r.Schema, r.Table, []string{r.Op.String()}, false, ""); act {
+	case filter.Ignore:
+		return nil
+	case filter.Error:
+		return &executor.Error{Code: "BinlogEventFiltered", Class: "config",
+			Message:    fmt.Sprintf("binlog event filter %q stops at %s on %s.%s at %s", rule.Name, r.Op, r.Schema, r.Table, p.txnStart),
+			Workaround: "change the filter rule with `dmctl update-task`, then `dmctl resume-task " + p.task + "`"}
+	}
+	win, inWindow := p.windows[r.Schema+"."+r.Table]
+	if inWindow && p.txnStart.Before(win.min) {
+		return nil // every chunk of the table was read after this transaction
+	}
+	ts, tt := p.sel.Route(r.Schema, r.Table)
+	layout, err := p.tables.layout(ctx, ts, tt, r.Columns)
+	if err != nil {
+		return targetError("TargetTableMismatch", fmt.Sprintf("map %s.%s (binlog %s) onto target %s.%s", r.Schema, r.Table, p.txnStart, ts, tt), err,
+			"make the target table match the source (create it, or add the missing columns), then `dmctl resume-task "+p.task+"`")
+	}
+	safe := p.safeMode || (inWindow && p.txnStart.Before(win.max))
+	for i := range n {
+		idx := base + i
+		c := &dml.Change{Op: r.Op, Layout: layout}
+		switch r.Op {
+		case binlog.OpInsert:
+			c.New = r.Rows[i]
+		case binlog.OpDelete:
+			c.Old = r.Rows[i]
+		default:
+			c.Old, c.New = r.Rows[2*i], r.Rows[2*i+1]
+		}
+		w := causality.Worker(c.RouteKey(), len(p.workers))
+		if p.resume != nil && p.resume.Skip(w, p.txnStart, idx) {
+			continue
+		}
+		keys := c.ConflictKeys()
+		if !p.tracker.Add(w, keys) {
+			if err := p.drain(ctx, nil); err != nil {
+				return err
+			}
+			p.tracker.Add(w, keys)
+		}
+		j := job{kind: jobChange, change: c, safe: safe, point: checkpoint.Point{Pos: p.txnStart, Row: idx}, ts: p.txnTs}
+		if err := p.send(ctx, w, j); err != nil {
+			return err
+		}
+		p.touched[w] = true
+	}
+	return nil
+}
+
+// commit ends a source transaction at end.
+func (p *pipeline) commit(ctx context.Context, end binlog.Position) error {
+	b := checkpoint.Boundary(end)
+	all := time.Since(p.lastBroadcast) >= broadcastEvery
+	if all {
+		p.lastBroadcast = time.Now()
+	}
+	for w := range p.workers {
+		if p.touched[w] || all {
+			if err := p.send(ctx, w, job{kind: jobBoundary, point: b, ts: p.txnTs}); err != nil {
+				return err
+			}
+			p.touched[w] = false
+		}
+	}
+	if p.tracker.Len() > maxInflightKeys {
+		if err := p.drain(ctx, nil); err != nil {
+			return err
+		}
+	}
+	if p.resume != nil && !end.Before(p.resume.Max()) {
+		p.resume = nil // past every stored point: nothing more to skip
+		if len(p.workers) != p.want {
+			return p.rebalance(ctx, end)
+		}
+	}
+	return nil
+}
+
+// rebalance switches to the configured worker count at boundary end.
+func (p *pipeline) rebalance(ctx context.Context, end binlog.Position) error {
+	if err := p.drain(ctx, &end); err != nil {
+		return err
+	}
+	p.stopWorkers()
+	if err := p.inTx(ctx, func(tx *sql.Tx) error { return p.store.SaveAll(ctx, tx, p.want, end) }); err != nil {
+		return err
+	}
+	floors := make([]checkpoint.Point, p.want)
+	for i := range floors {
+		floors[i] = checkpoint.Boundary(end)
+	}
+	p.log.Info().Int("workers", p.want).Str("position", end.String()).Msg("worker count changed at a drained boundary")
+	p.startWorkers(p.want, floors)
+	return nil
+}
+
+// inTx runs fn in a transaction that starts with the epoch check.
+func (p *pipeline) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := p.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+	if err := p.store.Meta.CheckEpoch(ctx, tx, p.fence); err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}

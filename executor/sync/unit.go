@@ -1,0 +1,225 @@
+package syncer
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/pingcap/tidb/pkg/parser"
+	"github.com/rs/zerolog"
+
+	"github.com/dmraft/dmraft/executor"
+	"github.com/dmraft/dmraft/executor/dump"
+	"github.com/dmraft/dmraft/executor/sync/binlog"
+	"github.com/dmraft/dmraft/executor/sync/causality"
+	"github.com/dmraft/dmraft/executor/sync/checkpoint"
+	"github.com/dmraft/dmraft/executor/sync/filter"
+	"github.com/dmraft/dmraft/executor/target"
+	"github.com/dmraft/dmraft/fsm/config"
+)
+
+// UnitName is the name of the sync unit in marks and status.
+const UnitName = "sync"
+
+// Deps is what the sync unit needs from its node.
+type Deps struct {
+	Key    config.Key // decrypts source and target passwords
+	Now    func() time.Time
+	Logger zerolog.Logger
+}
+
+// Unit is the sync unit of one subtask.
+type Unit struct {
+	d    Deps
+	a    executor.Assignment
+	task *config.Task
+	inst *config.Instance
+	log  zerolog.Logger
+	prog *progress
+}
+
+// New returns the sync unit for an assignment; task is normalized and inst
+// is its entry for the assignment's source.
+func New(d Deps, a executor.Assignment, task *config.Task, inst *config.Instance) *Unit {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	return &Unit{d: d, a: a, task: task, inst: inst, prog: newProgress(d.Now),
+		log: d.Logger.With().Str("component", "sync").Str("task", task.Name).Str("source", inst.SourceID).Uint64("epoch", a.Epoch).Logger()}
+}
+
+// Name is "sync".
+func (u *Unit) Name() string { return UnitName }
+
+// Progress is DM's sync status as JSON.
+func (u *Unit) Progress() string { return u.prog.JSON() }
+
+// Run replicates until ctx ends or a permanent error. Transient errors
+// (source or target restarting, lost connections) restart the pipeline
+// from the committed checkpoint after a backoff.
+func (u *Unit) Run(ctx context.Context) error {
+	wait := time.Second
+	for {
+		started := time.Now()
+		err := u.runOnce(ctx)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if errors.Is(err, target.ErrFenced) {
+			return &executor.Error{Code: "Fenced", Class: "internal", Message: "a newer owner of the source writes to the target", Err: err,
+				Workaround: "nothing to do: the source moved to another node, which continues from the checkpoint"}
+		}
+		if !transient(err) {
+			return err
+		}
+		if time.Since(started) > time.Minute {
+			wait = time.Second
+		}
+		u.prog.setStage("retrying: " + err.Error())
+		u.log.Warn().Err(err).Dur("backoff", wait).Msg("sync interrupted; restarting from the checkpoint")
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 10*time.Second)
+	}
+}
+
+func (u *Unit) runOnce(ctx context.Context) error {
+	srcCfg, err := config.SourceFromProto(u.a.Source.GetConfig())
+	if err != nil {
+		return &executor.Error{Code: "ConfigInvalid", Class: "config", Message: "source record", Err: err, Workaround: "re-create the source"}
+	}
+	sdb, err := dump.OpenSource(ctx, srcCfg.From, u.d.Key, 1)
+	if err != nil {
+		return err
+	}
+	defer sdb.Close()
+	flavor := srcCfg.Flavor
+	if flavor == "" {
+		flavor = dump.DetectFlavor(ctx, sdb)
+	}
+	if err := checkSource(ctx, sdb, u.task.Name); err != nil {
+		return err
+	}
+
+	workers := max(u.inst.Syncer.WorkerCount, 1)
+	tdb, err := openTarget(ctx, u.task.TargetDatabase, u.d.Key, workers)
+	if err != nil {
+		return err
+	}
+	defer tdb.Close()
+	meta := target.Meta{Schema: u.task.MetaSchema}
+	fence := target.Fence{Task: u.task.Name, Source: u.inst.SourceID, Incarnation: u.a.Source.GetCreatedUnixMs(), Epoch: u.a.Epoch}
+	store := &checkpoint.Store{Meta: meta, Fence: fence}
+	if err := meta.Ensure(ctx, tdb); err != nil {
+		return err
+	}
+	if err := store.Ensure(ctx, tdb); err != nil {
+		return err
+	}
+	if err := meta.RaiseEpoch(ctx, tdb, fence, 5); err != nil {
+		return err
+	}
+	resume, err := store.Load(ctx, tdb)
+	if err != nil {
+		return err
+	}
+	first, last, fromFull := u.fullMarks()
+	if resume == nil {
+		start, err := u.initialPosition(first, fromFull)
+		if err != nil {
+			return err
+		}
+		resume = &checkpoint.Resume{Workers: workers}
+		for range workers {
+			resume.Points = append(resume.Points, checkpoint.Boundary(start))
+		}
+	}
+	var windows map[string]window
+	if fromFull {
+		if windows, err = loadWindows(ctx, tdb, meta, fence); err != nil {
+			return err
+		}
+	}
+	ef, err := filter.NewEventFilter(u.inst.Filters, u.task.CaseSensitive)
+	if err != nil {
+		return &executor.Error{Code: "ConfigInvalid", Class: "config", Message: "binlog event filters", Err: err, Workaround: "fix filters in task.yaml and `dmctl update-task`"}
+	}
+
+	start := resume.Start()
+	pw, err := srcCfg.From.PlainPassword(u.d.Key)
+	if err != nil {
+		return &executor.Error{Code: "ConfigInvalid", Class: "config", Message: "decrypt the source password", Err: err, Workaround: "re-create the source with `dmctl operate-source create`"}
+	}
+	port := srcCfg.From.Port
+	if port == 0 {
+		port = config.DefaultPort
+	}
+	rcfg := binlog.Config{Flavor: flavor, Host: srcCfg.From.Host, Port: uint16(port), User: srcCfg.From.User, Password: pw,
+		ServerID: serverID(srcCfg.ServerID, u.task.Name, u.inst.SourceID), Start: start,
+		UseGTID: srcCfg.EnableGTID && start.GTID != "" && start.Name == ""}
+	reader, err := binlog.Open(rcfg)
+	if err != nil {
+		return binlogError(u.task.Name, err)
+	}
+	defer reader.Close()
+
+	pctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	wctx, wcancel := context.WithCancel(pctx)
+	defer wcancel()
+	p := &pipeline{
+		task: u.task.Name, db: tdb, store: store, fence: fence, sel: dump.NewSelector(u.task, u.inst), events: ef,
+		parser: parser.New(), tables: newTableCache(tdb), log: u.log, prog: u.prog,
+		safeMode: u.inst.Syncer.SafeMode, batch: max(u.inst.Syncer.Batch, 1),
+		resume: resume, want: workers, windows: windows, loadLast: last, tracker: causality.New(),
+		fail: func(err error) { cancel(err) }, workerCtx: wctx,
+	}
+	if p.loadLast.IsZero() || !fromFull {
+		p.loadLast = binlog.Position{}
+	}
+	p.startWorkers(resume.Workers, resume.Points)
+	defer func() {
+		wcancel()
+		p.wg.Wait()
+	}()
+	go u.pollMaster(pctx, sdb, flavor)
+	u.prog.setStage("syncing")
+	u.log.Info().Str("start", start.String()).Int("workers", resume.Workers).Bool("gtid", rcfg.UseGTID).Msg("sync started")
+
+	for {
+		ev, err := reader.Next(pctx)
+		if err != nil {
+			if cause := context.Cause(pctx); cause != nil && !errors.Is(cause, context.Canceled) {
+				return cause
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return binlogError(u.task.Name, err)
+		}
+		if err := p.handle(pctx, ev); err != nil {
+			if cause := context.Cause(pctx); cause != nil && !errors.Is(cause, context.Canceled) {
+				return cause
+			}
+			return err
+		}
+	}
+}
+
+// pollMaster keeps the source's current binlog position for the status.
+func (u *Unit) pollMaster(ctx context.Context, db querier, flavor string) {
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	for {
+		pos, err := masterPosition(ctx, db, flavor)
+		u.prog.setMaster(pos, err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

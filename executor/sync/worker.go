@@ -1,0 +1,246 @@
+package syncer
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/dmraft/dmraft/executor"
+	"github.com/dmraft/dmraft/executor/sync/checkpoint"
+	"github.com/dmraft/dmraft/executor/sync/dml"
+	"github.com/dmraft/dmraft/executor/target"
+)
+
+// jobKind says what a worker job is.
+type jobKind int
+
+const (
+	jobChange   jobKind = iota + 1 // apply a change
+	jobBoundary                    // every change of the worker before point is queued
+	jobFlush                       // commit now and acknowledge
+	jobReset                       // the coordinator stored point for every worker (after a DDL)
+)
+
+type job struct {
+	kind   jobKind
+	change *dml.Change
+	safe   bool
+	point  checkpoint.Point
+	ts     uint32 // source timestamp of the event
+	ack    chan error
+}
+
+// checkpointEvery bounds how often an idle worker commits a checkpoint
+// that only moved over other workers' transactions.
+const checkpointEvery = time.Second
+
+// worker applies the changes routed to it, in order, in batches.
+type worker struct {
+	id, of int // worker id and the routing worker count
+	in     chan job
+	db     *sql.DB
+	store  *checkpoint.Store
+	fence  target.Fence
+	batch  int
+	log    zerolog.Logger
+	prog   *progress
+
+	// floor is the stored point: markers at or below it are ignored.
+	floor checkpoint.Point
+
+	mu        sync.Mutex
+	committed checkpoint.Point
+	committTs uint32
+}
+
+func less(a, b checkpoint.Point) bool {
+	if c := a.Pos.Compare(b.Pos); c != 0 {
+		return c < 0
+	}
+	return a.Row < b.Row
+}
+
+func (w *worker) committedPoint() (checkpoint.Point, uint32) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.committed, w.committTs
+}
+
+// run applies jobs until in is closed or an error; the error goes to fail.
+func (w *worker) run(ctx context.Context, fail func(error)) {
+	var pending []job // changes not yet committed
+	point := w.floor  // the point the next commit writes
+	var ts uint32
+	lastCommit := time.Now()
+	commit := func(force bool) error {
+		if len(pending) == 0 && (point == w.floor || (!force && time.Since(lastCommit) < checkpointEvery)) {
+			return nil
+		}
+		if err := w.commit(ctx, pending, point); err != nil {
+			return err
+		}
+		w.mu.Lock()
+		w.committed, w.committTs = point, ts
+		w.mu.Unlock()
+		w.prog.addRows(int64(len(pending)))
+		w.floor, pending, lastCommit = point, pending[:0], time.Now()
+		return nil
+	}
+	for {
+		var j job
+		var ok bool
+		select {
+		case j, ok = <-w.in:
+		case <-ctx.Done():
+			return
+		}
+		if !ok {
+			if err := commit(true); err != nil {
+				fail(err)
+			}
+			return
+		}
+		switch j.kind {
+		case jobChange:
+			pending = append(pending, j)
+			point, ts = j.point, j.ts
+		case jobBoundary:
+			if less(point, j.point) {
+				point, ts = j.point, j.ts
+			}
+		case jobFlush:
+			err := commit(true)
+			j.ack <- err
+			if err != nil {
+				fail(err)
+				return
+			}
+			continue
+		case jobReset:
+			point, w.floor = j.point, j.point
+			w.mu.Lock()
+			w.committed, w.committTs = j.point, j.ts
+			w.mu.Unlock()
+			j.ack <- nil
+			continue
+		}
+		if len(pending) >= w.batch || len(w.in) == 0 {
+			if err := commit(false); err != nil {
+				fail(err)
+				return
+			}
+		}
+	}
+}
+
+// commit writes the batch and the checkpoint in one transaction that starts
+// with the epoch check, retrying transient errors.
+func (w *worker) commit(ctx context.Context, jobs []job, p checkpoint.Point) error {
+	stmts := buildStatements(jobs)
+	wait := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := w.tryCommit(ctx, stmts, p, len(jobs))
+		if err == nil {
+			return nil
+		}
+		if !transient(err) || attempt >= 8 || ctx.Err() != nil {
+			if errors.Is(err, target.ErrFenced) || ctx.Err() != nil || transient(err) {
+				return err
+			}
+			return w.diagnose(ctx, stmts, err)
+		}
+		w.log.Warn().Err(err).Int("attempt", attempt).Int("worker", w.id).Msg("transient target error, retrying the batch")
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 3*time.Second)
+	}
+}
+
+// buildStatements groups consecutive changes with the same safe flag.
+func buildStatements(jobs []job) []dml.Statement {
+	var out []dml.Statement
+	for i := 0; i < len(jobs); {
+		j := i
+		var cs []*dml.Change
+		for j < len(jobs) && jobs[j].safe == jobs[i].safe {
+			cs = append(cs, jobs[j].change)
+			j++
+		}
+		out = append(out, dml.Build(cs, jobs[i].safe)...)
+		i = j
+	}
+	return out
+}
+
+func (w *worker) tryCommit(ctx context.Context, stmts []dml.Statement, p checkpoint.Point, rows int) error {
+	tx, err := w.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+	if err := w.store.Meta.CheckEpoch(ctx, tx, w.fence); err != nil {
+		return err
+	}
+	var buf strings.Builder
+	flush := func() error {
+		if buf.Len() == 0 {
+			return nil
+		}
+		_, err := tx.ExecContext(ctx, buf.String())
+		buf.Reset()
+		return err
+	}
+	for _, s := range stmts {
+		if buf.Len() > 0 && buf.Len()+len(s.SQL) > dml.MaxStatementBytes {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		if buf.Len() > 0 {
+			buf.WriteString(";\n")
+		}
+		buf.WriteString(s.SQL)
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	if err := w.store.SaveWorker(ctx, tx, w.id, w.of, p, rows); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// diagnose finds the statement the target rejects (running them one by one
+// in a transaction that is rolled back) and names its row.
+func (w *worker) diagnose(ctx context.Context, stmts []dml.Statement, cause error) error {
+	bad := ""
+	if tx, err := w.db.BeginTx(ctx, nil); err == nil {
+		for _, s := range stmts {
+			if _, err := tx.ExecContext(ctx, s.SQL); err != nil {
+				bad = s.Changes[0].Describe()
+				if len(s.Changes) > 1 {
+					bad += fmt.Sprintf(" (or one of the %d other rows of its statement)", len(s.Changes)-1)
+				}
+				cause = err
+				break
+			}
+		}
+		tx.Rollback() //nolint:errcheck // diagnosis only
+	}
+	if bad == "" {
+		bad = fmt.Sprintf("a batch of %d statements", len(stmts))
+	}
+	return &executor.Error{Code: "TargetRejectedRow", Class: "target",
+		Message:    "the target rejected " + bad + "; nothing after it was applied",
+		Err:        cause,
+		Workaround: "fix the target (schema, conflicting row or data type) and `dmctl resume-task`: the row is retried from the checkpoint, no later change is skipped"}
+}
