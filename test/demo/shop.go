@@ -13,6 +13,7 @@ import (
 func shopSchema() []string {
 	return []string{
 		"CREATE DATABASE shop",
+		"USE shop",
 		`CREATE TABLE shop.customers (id INT PRIMARY KEY, name VARCHAR(100), email VARCHAR(200) UNIQUE,
 		  country CHAR(2), created DATETIME(6), vip BIT(1)) DEFAULT CHARSET=utf8mb4`,
 		`CREATE TABLE shop.orders (id BIGINT PRIMARY KEY AUTO_INCREMENT, customer_id INT, total DECIMAL(12,2),
@@ -38,6 +39,7 @@ func shopSchema() []string {
 func writeLoad(ctx context.Context, tb *harness.ProgramTB, up *mariadb.Server, round int) {
 	base := 100000 * round
 	stmts := []string{
+		"USE shop",
 		fmt.Sprintf(`INSERT INTO shop.customers SELECT %d + seq, CONCAT('new customer ', seq), CONCAT('n%d_', seq, '@example.com'),
 		  'SE', NOW(6), 1 FROM seq_1_to_200`, base, round),
 		fmt.Sprintf(`INSERT INTO shop.orders (customer_id, total, status, note, placed) SELECT %d + seq, seq, 'new',
