@@ -73,16 +73,22 @@ func applyCreateSource(v *View, c *pb.CreateSource, now int64) *pb.ApplyResult {
 	if _, found := v.Sources[cfg.SourceId]; found {
 		return fail(CodeSourceExists, "source %q already exists; stop it first with `operate-source stop %s`", cfg.SourceId, cfg.SourceId)
 	}
-	v.Sources[cfg.SourceId] = &pb.Source{Config: clone(cfg), Enabled: true, CreatedUnixMs: now}
+	// A source created again continues from its last epoch.
+	v.Sources[cfg.SourceId] = &pb.Source{Config: clone(cfg), Enabled: true, CreatedUnixMs: now, Epoch: v.RetiredEpochs[cfg.SourceId]}
+	delete(v.RetiredEpochs, cfg.SourceId)
 	return ok()
 }
 
 func applyRemoveSource(v *View, c *pb.RemoveSource, _ int64) *pb.ApplyResult {
-	if _, found := v.Sources[c.SourceId]; !found {
+	src, found := v.Sources[c.SourceId]
+	if !found {
 		return fail(CodeSourceNotFound, "source %q does not exist", c.SourceId)
 	}
 	if tasks := v.TasksUsingSource(c.SourceId); len(tasks) > 0 {
 		return fail(CodeSourceInUse, "source %q is used by task(s) %v; stop them first with `stop-task`", c.SourceId, tasks)
+	}
+	if src.Epoch > 0 {
+		v.RetiredEpochs[c.SourceId] = src.Epoch
 	}
 	delete(v.Sources, c.SourceId)
 	delete(v.Bindings, c.SourceId)

@@ -110,6 +110,7 @@ func (v *View) clone() *View {
 		ShardInfos:      cloneMap(v.ShardInfos),
 		ShardLocks:      cloneMap(v.ShardLocks),
 		ShardOperations: cloneMap(v.ShardOperations),
+		RetiredEpochs:   cloneMap(v.RetiredEpochs),
 	}
 }
 

@@ -162,6 +162,9 @@ func (h *harness) shardState() {
 func (h *harness) fullState() {
 	h.t.Helper()
 	h.cluster()
+	h.createSource("gone")
+	h.bind("gone", "n1")
+	h.must(pb.CommandType_REMOVE_SOURCE, &pb.RemoveSource{SourceId: "gone"})
 	h.must(pb.CommandType_SET_LEADER_EVICTION, &pb.SetLeaderEviction{Node: "n1", Evict: true})
 	h.must(pb.CommandType_REGISTER_NODE, &pb.RegisterNode{Node: testNode("n3")})
 	h.must(pb.CommandType_SET_LEADER_EVICTION, &pb.SetLeaderEviction{Node: "n3", Evict: true})
@@ -193,7 +196,7 @@ func (h *harness) fullState() {
 		DownstreamSchema: "shard", DownstreamTable: "tb", Ddls: []string{"ALTER TABLE tb ADD c INT"},
 		Synced:          map[string]bool{"s1/shard_1.tb_1": true, "s2/shard_2.tb_2": false, "s2/shard_2.tb_3": true},
 		JoinedTableInfo: []byte("joined"), Resolved: true,
-		ConflictMessage: "none", Removed: []string{"s3/shard_3.tb_1"}, Ready: true, Version: 1,
+		ConflictMessage: "none", Removed: []string{"s3/shard_3.tb_1"}, Ready: true, Version: 1, Owner: "s1/shard_1.tb_1",
 	}})
 	h.must(pb.CommandType_PUT_SHARD_OPERATION, &pb.PutShardOperation{Operation: &pb.ShardOperation{
 		LockId: "t1-`shard`.`tb`", SourceId: "s1", UpstreamSchema: "shard_1", UpstreamTable: "tb_1",
@@ -216,7 +219,28 @@ func copyView(v *View) *View {
 	deepCopyMap(c.ShardInfos, v.ShardInfos)
 	deepCopyMap(c.ShardLocks, v.ShardLocks)
 	deepCopyMap(c.ShardOperations, v.ShardOperations)
+	for id, e := range v.RetiredEpochs {
+		c.RetiredEpochs[id] = e
+	}
 	return c
+}
+
+// retiredDiff compares the epochs kept for removed sources (part of the
+// sources kind).
+func retiredDiff(want, got map[string]uint64) []string {
+	var diffs []string
+	for id, e := range want {
+		if got[id] != e {
+			diffs = append(diffs, fmt.Sprintf("retired epoch of %s: want %d, got %d", id, e, got[id]))
+		}
+	}
+	for id, e := range got {
+		if _, ok := want[id]; !ok {
+			diffs = append(diffs, fmt.Sprintf("retired epoch of %s: unexpected %d", id, e))
+		}
+	}
+	sort.Strings(diffs)
+	return diffs
 }
 
 func deepCopyMap[K comparable, V proto.Message](dst, src map[K]V) {
@@ -247,7 +271,7 @@ func kindDiffs(want, got *View) map[string][]string {
 		}
 	}
 	add(kindNodes, mapDiff(kindNodes, want.Nodes, got.Nodes))
-	add(kindSources, mapDiff(kindSources, want.Sources, got.Sources))
+	add(kindSources, append(mapDiff(kindSources, want.Sources, got.Sources), retiredDiff(want.RetiredEpochs, got.RetiredEpochs)...))
 	add(kindBindings, mapDiff(kindBindings, want.Bindings, got.Bindings))
 	add(kindTasks, mapDiff(kindTasks, want.Tasks, got.Tasks))
 	add(kindSubtasks, mapDiff(kindSubtasks, want.Subtasks, got.Subtasks))

@@ -46,7 +46,7 @@ func (f *FSM) Restore(r io.Reader) error {
 }
 
 func toSnapshotProto(v *View) *pb.Snapshot {
-	s := &pb.Snapshot{AppliedIndex: v.Index}
+	s := &pb.Snapshot{AppliedIndex: v.Index, RetiredEpochs: cloneMap(v.RetiredEpochs)}
 	s.Nodes = sortedValues(v.Nodes)
 	s.Sources = sortedValues(v.Sources)
 	s.Bindings = sortedValues(v.Bindings)
@@ -73,6 +73,9 @@ func toSnapshotProto(v *View) *pb.Snapshot {
 func fromSnapshotProto(s *pb.Snapshot) *View {
 	v := emptyView()
 	v.Index = s.AppliedIndex
+	for id, e := range s.RetiredEpochs {
+		v.RetiredEpochs[id] = e
+	}
 	for _, n := range s.Nodes {
 		v.Nodes[n.Name] = n
 	}

@@ -25,6 +25,9 @@ type View struct {
 	ShardInfos      map[string]*pb.ShardInfo      // by ShardInfoKey
 	ShardLocks      map[string]*pb.ShardLock      // by lock id
 	ShardOperations map[string]*pb.ShardOperation // by ShardOperationKey
+	// RetiredEpochs keeps the last epoch of each removed source, so that a
+	// source created again under its id never reuses an epoch.
+	RetiredEpochs map[string]uint64
 }
 
 func emptyView() *View {
@@ -37,6 +40,7 @@ func emptyView() *View {
 		ShardInfos:      map[string]*pb.ShardInfo{},
 		ShardLocks:      map[string]*pb.ShardLock{},
 		ShardOperations: map[string]*pb.ShardOperation{},
+		RetiredEpochs:   map[string]uint64{},
 	}
 }
 

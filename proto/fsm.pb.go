@@ -1216,6 +1216,7 @@ type ShardLock struct {
 	// version guards concurrent writers: a put with version != 0 applies only
 	// if it is the stored version + 1 (1 for a new lock).
 	Version       uint64 `protobuf:"varint,15,opt,name=version,proto3" json:"version,omitempty"`
+	Owner         string `protobuf:"bytes,16,opt,name=owner,proto3" json:"owner,omitempty"` // the owner's member key "source/schema.table"
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1355,6 +1356,13 @@ func (x *ShardLock) GetVersion() uint64 {
 	return 0
 }
 
+func (x *ShardLock) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
+}
+
 type ShardOperation struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	LockId          string                 `protobuf:"bytes,1,opt,name=lock_id,json=lockId,proto3" json:"lock_id,omitempty"`
@@ -1475,8 +1483,11 @@ type Snapshot struct {
 	ShardLocks      []*ShardLock           `protobuf:"bytes,7,rep,name=shard_locks,json=shardLocks,proto3" json:"shard_locks,omitempty"`
 	ShardOperations []*ShardOperation      `protobuf:"bytes,8,rep,name=shard_operations,json=shardOperations,proto3" json:"shard_operations,omitempty"`
 	AppliedIndex    uint64                 `protobuf:"varint,9,opt,name=applied_index,json=appliedIndex,proto3" json:"applied_index,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Epochs of removed sources: a source created again under the same id
+	// continues from here, so an epoch is never handed out twice.
+	RetiredEpochs map[string]uint64 `protobuf:"bytes,10,rep,name=retired_epochs,json=retiredEpochs,proto3" json:"retired_epochs,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Snapshot) Reset() {
@@ -1570,6 +1581,13 @@ func (x *Snapshot) GetAppliedIndex() uint64 {
 		return x.AppliedIndex
 	}
 	return 0
+}
+
+func (x *Snapshot) GetRetiredEpochs() map[string]uint64 {
+	if x != nil {
+		return x.RetiredEpochs
+	}
+	return nil
 }
 
 type RegisterNode struct {
@@ -2551,7 +2569,7 @@ const file_fsm_proto_rawDesc = "" +
 	" \x01(\x04R\brevision\x12\x17\n" +
 	"\alock_id\x18\v \x01(\tR\x06lockId\x12#\n" +
 	"\rupdated_index\x18\f \x01(\x04R\fupdatedIndex\x12#\n" +
-	"\rdone_revision\x18\r \x01(\x04R\fdoneRevision\"\xad\x04\n" +
+	"\rdone_revision\x18\r \x01(\x04R\fdoneRevision\"\xc3\x04\n" +
 	"\tShardLock\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04task\x18\x02 \x01(\tR\x04task\x12\x12\n" +
@@ -2568,7 +2586,8 @@ const file_fsm_proto_rawDesc = "" +
 	"\x10conflict_message\x18\f \x01(\tR\x0fconflictMessage\x12\x18\n" +
 	"\aremoved\x18\r \x03(\tR\aremoved\x12\x14\n" +
 	"\x05ready\x18\x0e \x01(\bR\x05ready\x12\x18\n" +
-	"\aversion\x18\x0f \x01(\x04R\aversion\x1a9\n" +
+	"\aversion\x18\x0f \x01(\x04R\aversion\x12\x14\n" +
+	"\x05owner\x18\x10 \x01(\tR\x05owner\x1a9\n" +
 	"\vSyncedEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\bR\x05value:\x028\x01\"\x9d\x02\n" +
@@ -2581,7 +2600,7 @@ const file_fsm_proto_rawDesc = "" +
 	"\x06action\x18\x06 \x01(\tR\x06action\x12\x12\n" +
 	"\x04done\x18\a \x01(\bR\x04done\x12)\n" +
 	"\x10conflict_message\x18\b \x01(\tR\x0fconflictMessage\x12\x1a\n" +
-	"\brevision\x18\t \x01(\x04R\brevision\"\xc6\x03\n" +
+	"\brevision\x18\t \x01(\x04R\brevision\"\xd8\x04\n" +
 	"\bSnapshot\x12&\n" +
 	"\x05nodes\x18\x01 \x03(\v2\x10.dmraft.fsm.NodeR\x05nodes\x12,\n" +
 	"\asources\x18\x02 \x03(\v2\x12.dmraft.fsm.SourceR\asources\x12/\n" +
@@ -2593,7 +2612,12 @@ const file_fsm_proto_rawDesc = "" +
 	"\vshard_locks\x18\a \x03(\v2\x15.dmraft.fsm.ShardLockR\n" +
 	"shardLocks\x12E\n" +
 	"\x10shard_operations\x18\b \x03(\v2\x1a.dmraft.fsm.ShardOperationR\x0fshardOperations\x12#\n" +
-	"\rapplied_index\x18\t \x01(\x04R\fappliedIndex\"4\n" +
+	"\rapplied_index\x18\t \x01(\x04R\fappliedIndex\x12N\n" +
+	"\x0eretired_epochs\x18\n" +
+	" \x03(\v2'.dmraft.fsm.Snapshot.RetiredEpochsEntryR\rretiredEpochs\x1a@\n" +
+	"\x12RetiredEpochsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\"4\n" +
 	"\fRegisterNode\x12$\n" +
 	"\x04node\x18\x01 \x01(\v2\x10.dmraft.fsm.NodeR\x04node\" \n" +
 	"\n" +
@@ -2693,7 +2717,7 @@ func file_fsm_proto_rawDescGZIP() []byte {
 }
 
 var file_fsm_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_fsm_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
+var file_fsm_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
 var file_fsm_proto_goTypes = []any{
 	(CommandType)(0),           // 0: dmraft.fsm.CommandType
 	(Stage)(0),                 // 1: dmraft.fsm.Stage
@@ -2730,6 +2754,7 @@ var file_fsm_proto_goTypes = []any{
 	(*PutShardOperation)(nil),  // 32: dmraft.fsm.PutShardOperation
 	(*RemoveShardLock)(nil),    // 33: dmraft.fsm.RemoveShardLock
 	nil,                        // 34: dmraft.fsm.ShardLock.SyncedEntry
+	nil,                        // 35: dmraft.fsm.Snapshot.RetiredEpochsEntry
 }
 var file_fsm_proto_depIdxs = []int32{
 	0,  // 0: dmraft.fsm.Command.type:type_name -> dmraft.fsm.CommandType
@@ -2747,23 +2772,24 @@ var file_fsm_proto_depIdxs = []int32{
 	13, // 12: dmraft.fsm.Snapshot.shard_infos:type_name -> dmraft.fsm.ShardInfo
 	14, // 13: dmraft.fsm.Snapshot.shard_locks:type_name -> dmraft.fsm.ShardLock
 	15, // 14: dmraft.fsm.Snapshot.shard_operations:type_name -> dmraft.fsm.ShardOperation
-	4,  // 15: dmraft.fsm.RegisterNode.node:type_name -> dmraft.fsm.Node
-	5,  // 16: dmraft.fsm.CreateSource.config:type_name -> dmraft.fsm.SourceConfig
-	8,  // 17: dmraft.fsm.CreateTask.task:type_name -> dmraft.fsm.Task
-	12, // 18: dmraft.fsm.CreateTask.subtasks:type_name -> dmraft.fsm.Subtask
-	8,  // 19: dmraft.fsm.UpdateTask.task:type_name -> dmraft.fsm.Task
-	1,  // 20: dmraft.fsm.SetSubtaskStage.stage:type_name -> dmraft.fsm.Stage
-	10, // 21: dmraft.fsm.MarkUnitFinished.mark:type_name -> dmraft.fsm.UnitMark
-	11, // 22: dmraft.fsm.ReportSubtaskError.error:type_name -> dmraft.fsm.SubtaskError
-	13, // 23: dmraft.fsm.PutShardInfo.info:type_name -> dmraft.fsm.ShardInfo
-	14, // 24: dmraft.fsm.PutShardLock.lock:type_name -> dmraft.fsm.ShardLock
-	15, // 25: dmraft.fsm.PutShardLock.operations:type_name -> dmraft.fsm.ShardOperation
-	15, // 26: dmraft.fsm.PutShardOperation.operation:type_name -> dmraft.fsm.ShardOperation
-	27, // [27:27] is the sub-list for method output_type
-	27, // [27:27] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	35, // 15: dmraft.fsm.Snapshot.retired_epochs:type_name -> dmraft.fsm.Snapshot.RetiredEpochsEntry
+	4,  // 16: dmraft.fsm.RegisterNode.node:type_name -> dmraft.fsm.Node
+	5,  // 17: dmraft.fsm.CreateSource.config:type_name -> dmraft.fsm.SourceConfig
+	8,  // 18: dmraft.fsm.CreateTask.task:type_name -> dmraft.fsm.Task
+	12, // 19: dmraft.fsm.CreateTask.subtasks:type_name -> dmraft.fsm.Subtask
+	8,  // 20: dmraft.fsm.UpdateTask.task:type_name -> dmraft.fsm.Task
+	1,  // 21: dmraft.fsm.SetSubtaskStage.stage:type_name -> dmraft.fsm.Stage
+	10, // 22: dmraft.fsm.MarkUnitFinished.mark:type_name -> dmraft.fsm.UnitMark
+	11, // 23: dmraft.fsm.ReportSubtaskError.error:type_name -> dmraft.fsm.SubtaskError
+	13, // 24: dmraft.fsm.PutShardInfo.info:type_name -> dmraft.fsm.ShardInfo
+	14, // 25: dmraft.fsm.PutShardLock.lock:type_name -> dmraft.fsm.ShardLock
+	15, // 26: dmraft.fsm.PutShardLock.operations:type_name -> dmraft.fsm.ShardOperation
+	15, // 27: dmraft.fsm.PutShardOperation.operation:type_name -> dmraft.fsm.ShardOperation
+	28, // [28:28] is the sub-list for method output_type
+	28, // [28:28] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_fsm_proto_init() }
@@ -2777,7 +2803,7 @@ func file_fsm_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_fsm_proto_rawDesc), len(file_fsm_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   33,
+			NumMessages:   34,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
