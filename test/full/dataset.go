@@ -8,7 +8,7 @@ import (
 // TypesTable creates db.types: every MySQL/MariaDB column type, with
 // generated columns, and rows of edge values (NULL everywhere, zero dates,
 // emoji, latin1 high bytes, arbitrary binary bytes, full-precision
-// DECIMAL, FLOAT/DOUBLE extremes). Run it with sql_mode '' (zero dates).
+// DECIMAL, FLOAT/DOUBLE extremes). Run it with sql_mode ” (zero dates).
 func TypesTable(db string) []string {
 	t := "`" + db + "`.`types`"
 	stmts := []string{
