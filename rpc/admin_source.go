@@ -2,12 +2,14 @@ package rpc
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/dmraft/dmraft/fsm"
 	"github.com/dmraft/dmraft/fsm/config"
@@ -52,15 +54,28 @@ func (s *Server) createSources(ctx context.Context, texts []string) (*pb.Operate
 		}
 		configs = append(configs, cfg)
 	}
-	var ids []string
+	var out []*pb.SourceStatus
 	for _, cfg := range configs {
+		result := "created"
 		cmd := fsm.NewCommand(pb.CommandType_CREATE_SOURCE, &pb.CreateSource{Config: cfg}, 0)
 		if _, err := s.propose(ctx, cmd); err != nil {
-			return nil, err
+			// The same source.yaml submitted again (a retry after a lost
+			// answer, say) is not an error: the source is there as asked.
+			existing, found := s.node.FSM().View().Sources[cfg.SourceId]
+			if !isCode(err, fsm.CodeSourceExists) || !found || !proto.Equal(existing.Config, cfg) {
+				return nil, err
+			}
+			result = "exists (unchanged)"
 		}
-		ids = append(ids, cfg.SourceId)
+		out = append(out, sourceStatuses(s.node.FSM().View(), []string{cfg.SourceId}, result)...)
 	}
-	return &pb.OperateSourceResponse{Sources: sourceStatuses(s.node.FSM().View(), ids, "created")}, nil
+	return &pb.OperateSourceResponse{Sources: out}, nil
+}
+
+// isCode reports whether err is a business error of the FSM with code.
+func isCode(err error, code string) bool {
+	var ae *fsm.ApplyError
+	return errors.As(err, &ae) && ae.Code == code
 }
 
 func (s *Server) stopSources(ctx context.Context, ids []string) (*pb.OperateSourceResponse, error) {

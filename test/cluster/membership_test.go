@@ -109,7 +109,7 @@ func TestBadInputIsRejectedClearly(t *testing.T) {
 	}{
 		{"malformed source yaml", []string{"operate-source", "create", writeFile(t, "bad.yaml", "source-id: [unterminated\n")}, "line"},
 		{"unknown source field", []string{"operate-source", "create", writeFile(t, "typo.yaml", "source-id: x\nform:\n  host: h\n")}, "form"},
-		{"duplicate source", []string{"operate-source", "create", writeFile(t, "dup.yaml", sourceYAML("mysql-01", 3306))}, "already exists"},
+		{"duplicate source with another config", []string{"operate-source", "create", writeFile(t, "dup.yaml", sourceYAML("mysql-01", 3307))}, "already exists"},
 		{"task on unknown source", []string{"start-task", writeFile(t, "t.yaml", taskYAML("t9", "nope"))}, "nope"},
 		{"task without name", []string{"start-task", writeFile(t, "t2.yaml", "task-mode: all\n")}, "name"},
 		{"unknown task", []string{"pause-task", "ghost"}, "ghost"},
@@ -125,6 +125,10 @@ func TestBadInputIsRejectedClearly(t *testing.T) {
 				t.Fatalf("error %q does not mention %q", err, tc.want)
 			}
 		})
+	}
+	// The same source.yaml again (a retry after a lost answer) is no error.
+	if out := mustDmctl(t, c, "operate-source", "create", writeFile(t, "same.yaml", sourceYAML("mysql-01", 3306))); !strings.Contains(out, "unchanged") {
+		t.Fatalf("re-submitting the same source.yaml: %s", out)
 	}
 	mustDmctl(t, c, "start-task", writeFile(t, "task.yaml", taskYAML("t1", "mysql-01")))
 	if _, err := c.Dmctl("operate-source", "stop", "mysql-01"); err == nil || !strings.Contains(err.Error(), "t1") {

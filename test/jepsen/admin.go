@@ -40,11 +40,19 @@ type adminWorkload struct {
 	pool    *rpc.ConnPool
 
 	mu  sync.Mutex
+	seq int64
 	ops []porcupine.Operation
 	ok  []time.Time // completion times of successful calls
 }
 
 func (w *adminWorkload) now() int64 { return int64(time.Since(w.start)) }
+
+func (w *adminWorkload) nextID() int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.seq++
+	return w.seq
+}
 
 func (w *adminWorkload) run(stop <-chan struct{}, seed int64) {
 	var wg sync.WaitGroup
@@ -100,7 +108,9 @@ func (w *adminWorkload) invoke(addr string, op adminOp) adminResult {
 	admin := pb.NewAdminClient(conn)
 	switch op.Kind {
 	case "create":
-		yaml := fmt.Sprintf("source-id: %s\nfrom:\n  host: 127.0.0.1\n  port: 1\n  user: root\n", op.Source)
+		// A distinct server-id per call: an identical source.yaml sent twice
+		// is accepted as "unchanged", which would blur the model.
+		yaml := fmt.Sprintf("source-id: %s\nserver-id: %d\nfrom:\n  host: 127.0.0.1\n  port: 1\n  user: root\n", op.Source, w.nextID())
 		_, err = admin.OperateSource(ctx, &pb.OperateSourceRequest{Op: "create", Configs: []string{yaml}})
 		return outcome(err, codes.AlreadyExists)
 	case "remove":
