@@ -1,6 +1,7 @@
 package rpc
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 
@@ -35,6 +36,10 @@ func (s *Server) StartTask(ctx context.Context, req *pb.StartTaskRequest) (*pb.T
 		v, err := s.freshView(ctx)
 		if err != nil {
 			return nil, err
+		}
+		// The same task.yaml again (a retry after a lost answer) is no error.
+		if old, found := v.Tasks[task.Name]; found && bytes.Equal(old.ConfigJson, task.ConfigJson) && len(req.Sources) == 0 {
+			return taskResponse(v, task.Name, "exists (unchanged)"), nil
 		}
 		if err := s.refuseOnPrecheck(ctx, req.TaskYaml, v); err != nil {
 			return nil, err

@@ -134,8 +134,12 @@ func TestBadInputIsRejectedClearly(t *testing.T) {
 	if _, err := c.Dmctl("operate-source", "stop", "mysql-01"); err == nil || !strings.Contains(err.Error(), "t1") {
 		t.Fatalf("removing a source a task uses: want an error naming the task, got %v", err)
 	}
-	if _, err := c.Dmctl("start-task", writeFile(t, "task2.yaml", taskYAML("t1", "mysql-01"))); err == nil || !strings.Contains(err.Error(), "exists") {
-		t.Fatalf("duplicate task: %v", err)
+	if out := mustDmctl(t, c, "start-task", writeFile(t, "task2.yaml", taskYAML("t1", "mysql-01"))); !strings.Contains(out, "unchanged") {
+		t.Fatalf("re-submitting the same task.yaml: %s", out)
+	}
+	changed := strings.Replace(taskYAML("t1", "mysql-01"), "port: 3306", "port: 3307", 1)
+	if _, err := c.Dmctl("start-task", writeFile(t, "task3.yaml", changed)); err == nil || !strings.Contains(err.Error(), "exists") {
+		t.Fatalf("a different task under a used name: %v", err)
 	}
 	// Nothing of the failed calls changed the state.
 	var s sourceShow
