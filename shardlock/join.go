@@ -62,11 +62,12 @@ func join(joined, before, after *Schema, others []namedSchema, who, table string
 		if ji == nil || len(having(func(s *Schema) bool { return s.index(bi.Name) != nil })) > 0 {
 			continue
 		}
-		_ = j.dropIndex(bi.Name, false)
-		if strings.EqualFold(bi.Name, primaryKey) {
+		name := ji.Name
+		_ = j.dropIndex(name, false)
+		if strings.EqualFold(name, primaryKey) {
 			alter("DROP PRIMARY KEY")
 		} else {
-			alter("DROP INDEX %s", quoteName(ji.Name))
+			alter("DROP INDEX %s", quoteName(name))
 		}
 	}
 	// Drop columns.
@@ -85,8 +86,9 @@ func join(joined, before, after *Schema, others []namedSchema, who, table string
 			}
 			continue
 		}
-		_ = j.dropColumn(bc.Name, false)
-		alter("DROP COLUMN %s", quoteName(jc.Name))
+		name := jc.Name
+		_ = j.dropColumn(name, false)
+		alter("DROP COLUMN %s", quoteName(name))
 	}
 	// Add columns.
 	for _, ac := range after.Columns {
@@ -97,7 +99,7 @@ func join(joined, before, after *Schema, others []namedSchema, who, table string
 		if jc == nil {
 			lacking := having(func(s *Schema) bool { return s.column(ac.Name) == nil })
 			if !ac.Nullable && ac.Default == nil && len(lacking) > 0 {
-				return nil, nil, fmt.Sprintf("%s adds column %s NOT NULL without a default, but %s have no such column and their rows cannot fill it: "+
+				return nil, nil, fmt.Sprintf("%s adds column %s without a default, but %s have no such column and their rows cannot fill it: "+
 					"add it with a default or as nullable", who, columnSQL(ac, false), strings.Join(lacking, ", "))
 			}
 			j.Columns = append(j.Columns, ac)

@@ -288,6 +288,19 @@ func (s *step) makeReady() {
 func (s *step) settle() {
 	l := s.lock
 	l.ConflictMessage = ""
+	// A member that left the lock (unlock) and now arrives with the lock's
+	// DDLs comes back: it skips them once the owner is done.
+	for _, k := range slices.Clone(l.Removed) {
+		if info := s.g.infos[k]; pending(info) && sameDDLs(info.Ddls, l.Ddls) && running(s.v, info.Task, info.SourceId) {
+			l.Removed = slices.DeleteFunc(l.Removed, func(r string) bool { return r == k })
+			l.Synced[k] = true
+			op := s.op(k)
+			op.Revision, op.Ddls, op.Done = info.Revision, slices.Clone(l.Ddls), false
+		}
+	}
+	if len(l.Removed) == 0 {
+		l.Removed = nil
+	}
 	if s.isDone(l.Owner) {
 		l.Resolved = true
 	}

@@ -139,7 +139,7 @@ func (s *Schema) ApplyDDL(sql string) (*Schema, error) {
 func parseOne(sql string) (ast.StmtNode, error) {
 	stmt, err := parser.New().ParseOneStmt(sql, "", "")
 	if err != nil {
-		return nil, fmt.Errorf("%w: %q: %v", ErrParse, sql, err)
+		return nil, fmt.Errorf("%w: %q: %s", ErrParse, sql, strings.TrimSpace(err.Error()))
 	}
 	return stmt, nil
 }
