@@ -3,6 +3,7 @@ package units
 import (
 	"context"
 	"errors"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -156,6 +157,9 @@ func (u *fullUnit) Run(ctx context.Context) error {
 		}
 		u.log.Info().Int("chunks_left", len(chunks)).Str("position", snap.Position.String()).Msg("resuming the load from chunk checkpoints with a new snapshot")
 	}
+	// Round-robin over tables: concurrent workers then write different
+	// tables, each in ascending key order (appends, not mid-page splits).
+	sort.SliceStable(chunks, func(i, j int) bool { return chunks[i].Index < chunks[j].Index })
 	u.prog.setPositions(plan.First, plan.Last)
 	if len(chunks) > 0 {
 		if err := u.copyChunks(ctx, snap, store, chunks); err != nil {

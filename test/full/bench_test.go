@@ -47,6 +47,7 @@ func TestBenchFull(t *testing.T) {
 		name string
 		wall time.Duration
 		rss  int64
+		cpu  time.Duration
 	}
 	var results []result
 	reset := func() { down.Exec(t, "DROP DATABASE IF EXISTS sbtest", "DROP DATABASE IF EXISTS dm_meta") }
@@ -63,13 +64,14 @@ func TestBenchFull(t *testing.T) {
 	reset()
 	c := harness.NewCluster(t, 1, harness.Options{})
 	mustDmctl(t, c, "operate-source", "create", writeFile(t, "s.yaml", sourceYAML("src1", up)))
-	task := fmt.Sprintf("name: bench\ntask-mode: full\ntarget-database: {host: 127.0.0.1, port: %d, user: %s, password: %s}\nmysql-instances:\n  - source-id: src1\n    block-allow-list: bal\nblock-allow-list:\n  bal: {do-dbs: [sbtest]}\n",
-		down.Port, mariadb.User, mariadb.Password)
+	task := fmt.Sprintf("name: bench\ntask-mode: full\ntarget-database: {host: 127.0.0.1, port: %d, user: %s, password: %s}\nmysql-instances:\n  - source-id: src1\n    block-allow-list: bal\n    loader: {on-duplicate-logical: %s}\nblock-allow-list:\n  bal: {do-dbs: [sbtest]}\n",
+		down.Port, mariadb.User, mariadb.Password, cmpOr(os.Getenv("DMRAFT_BENCH_ON_DUPLICATE"), "replace"))
 	start = time.Now()
 	mustDmctl(t, c, "start-task", writeFile(t, "bench.yaml", task))
 	waitFinished(t, c, "bench", 60*time.Minute)
 	wall := time.Since(start)
-	results = append(results, result{"dmraft full", wall, peakRSS(c.Nodes[0].Addr)})
+	rss, cpu := procStats(c.Nodes[0].Addr)
+	results = append(results, result{"dmraft full", wall, rss, cpu})
 	verify("dmraft")
 
 	// mysqldump | mysql
@@ -82,7 +84,7 @@ func TestBenchFull(t *testing.T) {
 	if out, err := exec.Command("bash", "-o", "pipefail", "-c", pipe).CombinedOutput(); err != nil {
 		t.Fatalf("mysqldump | mysql: %v\n%s", err, out)
 	}
-	results = append(results, result{"mysqldump | mysql", time.Since(start), 0})
+	results = append(results, result{"mysqldump | mysql", time.Since(start), 0, 0})
 	verify("mysqldump")
 
 	// mydumper + myloader
@@ -103,20 +105,24 @@ func TestBenchFull(t *testing.T) {
 		if out, err := exec.Command("myloader", loadArgs...).CombinedOutput(); err != nil {
 			t.Fatalf("myloader: %v\n%s", err, lastLines(out, 10))
 		}
-		results = append(results, result{"mydumper + myloader", time.Since(start), 0})
+		results = append(results, result{"mydumper + myloader", time.Since(start), 0, 0})
 		verify("mydumper")
 	}
 
 	var report bytes.Buffer
 	fmt.Fprintf(&report, "\nfull copy of %d rows, %.0f MB (InnoDB data_length) on %d cores\n", total, float64(dataBytes)/1e6, numCPU())
-	fmt.Fprintf(&report, "%-22s %10s %10s %12s %14s %12s\n", "tool", "wall", "MB/s", "rows/s", "dmraft speedup", "peak RSS")
+	fmt.Fprintf(&report, "%-22s %10s %10s %12s %14s %12s %10s\n", "tool", "wall", "MB/s", "rows/s", "dmraft speedup", "peak RSS", "CPU")
 	for _, r := range results {
 		rss := "-"
 		if r.rss > 0 {
 			rss = fmt.Sprintf("%d MB", r.rss/1024)
 		}
-		fmt.Fprintf(&report, "%-22s %10s %10.1f %12.0f %13.2fx %12s\n", r.name, r.wall.Round(100*time.Millisecond),
-			float64(dataBytes)/1e6/r.wall.Seconds(), float64(total)/r.wall.Seconds(), r.wall.Seconds()/results[0].wall.Seconds(), rss)
+		cpu := "-"
+		if r.cpu > 0 {
+			cpu = r.cpu.Round(100 * time.Millisecond).String()
+		}
+		fmt.Fprintf(&report, "%-22s %10s %10.1f %12.0f %13.2fx %12s %10s\n", r.name, r.wall.Round(100*time.Millisecond),
+			float64(dataBytes)/1e6/r.wall.Seconds(), float64(total)/r.wall.Seconds(), r.wall.Seconds()/results[0].wall.Seconds(), rss, cpu)
 	}
 	t.Log(report.String())
 	fmt.Println(report.String())
@@ -138,26 +144,34 @@ func sysbenchTable(db, name string, rows int) []string {
 	return stmts
 }
 
-// peakRSS returns VmHWM (KiB) of the dmnode process listening on addr.
-func peakRSS(addr string) int64 {
+// procStats returns VmHWM (KiB) and the CPU time (user+system) of the
+// dmnode process listening on addr.
+func procStats(addr string) (int64, time.Duration) {
 	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
 	for _, p := range procs {
 		b, err := os.ReadFile(p)
 		if err != nil || !bytes.Contains(b, []byte("dmnode")) || !bytes.Contains(b, []byte(addr)) {
 			continue
 		}
-		st, err := os.ReadFile(filepath.Join(filepath.Dir(p), "status"))
-		if err != nil {
-			continue
-		}
+		var rss int64
+		st, _ := os.ReadFile(filepath.Join(filepath.Dir(p), "status"))
 		for _, line := range strings.Split(string(st), "\n") {
 			if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
-				v, _ := strconv.ParseInt(f[1], 10, 64)
-				return v
+				rss, _ = strconv.ParseInt(f[1], 10, 64)
 			}
 		}
+		var cpu time.Duration
+		stat, _ := os.ReadFile(filepath.Join(filepath.Dir(p), "stat"))
+		if i := bytes.LastIndexByte(stat, ')'); i > 0 {
+			if f := strings.Fields(string(stat[i+1:])); len(f) > 13 {
+				ut, _ := strconv.ParseInt(f[11], 10, 64)
+				stt, _ := strconv.ParseInt(f[12], 10, 64)
+				cpu = time.Duration(ut+stt) * 10 * time.Millisecond // USER_HZ = 100
+			}
+		}
+		return rss, cpu
 	}
-	return 0
+	return 0, 0
 }
 
 func envInt(name string, def int) int {
@@ -182,4 +196,11 @@ func lastLines(b []byte, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
