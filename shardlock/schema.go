@@ -178,11 +178,9 @@ func (s *Schema) applySpec(spec *ast.AlterTableSpec) error {
 		if c == nil {
 			return fmt.Errorf("%w: column %s does not exist", ErrBadDDL, def.Name.Name.O)
 		}
-		c.Default = nil
-		for _, o := range def.Options {
-			if o.Tp == ast.ColumnOptionDefaultValue {
-				c.Default = restoreDefault(o.Expr)
-			}
+		c.Default = nil // DROP DEFAULT: no options; SET DEFAULT: one, with the value
+		if len(def.Options) == 1 && def.Options[0].Expr != nil {
+			c.Default = restoreDefault(def.Options[0].Expr)
 		}
 		return nil
 	case ast.AlterTableAddConstraint:
@@ -459,7 +457,7 @@ func quoteName(name string) string { return "`" + strings.ReplaceAll(name, "`", 
 
 func restoreDefault(expr ast.ExprNode) *string {
 	var b strings.Builder
-	if err := expr.Restore(format.NewRestoreCtx(format.DefaultRestoreFlags, &b)); err != nil {
+	if err := expr.Restore(format.NewRestoreCtx(format.DefaultRestoreFlags|format.RestoreStringWithoutCharset, &b)); err != nil {
 		return nil
 	}
 	if strings.EqualFold(b.String(), "NULL") {
