@@ -178,18 +178,19 @@ FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORD
 }
 
 // keyComparable refuses keys with types whose literals do not compare
-// like the stored values (floating point, spatial); such tables get one
-// chunk.
+// like the stored values sort (floating point, BIT, ENUM, SET, spatial);
+// such a key is skipped for the next one, or the table is one chunk.
 func keyComparable(t *Table, cols []string) bool {
 	for _, name := range cols {
 		for _, c := range t.Columns {
 			if c.Name == name {
-				switch kindOf(c) {
-				case kindNumber:
-					if c.DataType == "float" || c.DataType == "double" {
-						return false
-					}
-				case kindOther:
+				switch c.DataType {
+				case "float", "double", "real", "bit", "enum", "set":
+					// Approximate values, or an order (ENUM/SET by index, BIT
+					// as a number) that a literal does not compare by.
+					return false
+				}
+				if kindOf(c) == kindOther {
 					return false
 				}
 			}
