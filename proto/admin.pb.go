@@ -1864,6 +1864,119 @@ func (x *RunnerStatusResponse) GetRunners() []*RunnerStatus {
 	return nil
 }
 
+type ShardDDLLockRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Op            string                 `protobuf:"bytes,1,opt,name=op,proto3" json:"op,omitempty"`                       // show | unlock
+	Task          string                 `protobuf:"bytes,2,opt,name=task,proto3" json:"task,omitempty"`                   // show: only this task's locks
+	LockId        string                 `protobuf:"bytes,3,opt,name=lock_id,json=lockId,proto3" json:"lock_id,omitempty"` // unlock
+	ForceRemove   bool                   `protobuf:"varint,4,opt,name=force_remove,json=forceRemove,proto3" json:"force_remove,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShardDDLLockRequest) Reset() {
+	*x = ShardDDLLockRequest{}
+	mi := &file_admin_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShardDDLLockRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShardDDLLockRequest) ProtoMessage() {}
+
+func (x *ShardDDLLockRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_admin_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShardDDLLockRequest.ProtoReflect.Descriptor instead.
+func (*ShardDDLLockRequest) Descriptor() ([]byte, []int) {
+	return file_admin_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *ShardDDLLockRequest) GetOp() string {
+	if x != nil {
+		return x.Op
+	}
+	return ""
+}
+
+func (x *ShardDDLLockRequest) GetTask() string {
+	if x != nil {
+		return x.Task
+	}
+	return ""
+}
+
+func (x *ShardDDLLockRequest) GetLockId() string {
+	if x != nil {
+		return x.LockId
+	}
+	return ""
+}
+
+func (x *ShardDDLLockRequest) GetForceRemove() bool {
+	if x != nil {
+		return x.ForceRemove
+	}
+	return false
+}
+
+type ShardDDLLockResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// locks_json is the list of shardlock.LockStatus as JSON.
+	LocksJson     []byte `protobuf:"bytes,1,opt,name=locks_json,json=locksJson,proto3" json:"locks_json,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShardDDLLockResponse) Reset() {
+	*x = ShardDDLLockResponse{}
+	mi := &file_admin_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShardDDLLockResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShardDDLLockResponse) ProtoMessage() {}
+
+func (x *ShardDDLLockResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_admin_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShardDDLLockResponse.ProtoReflect.Descriptor instead.
+func (*ShardDDLLockResponse) Descriptor() ([]byte, []int) {
+	return file_admin_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *ShardDDLLockResponse) GetLocksJson() []byte {
+	if x != nil {
+		return x.LocksJson
+	}
+	return nil
+}
+
 var File_admin_proto protoreflect.FileDescriptor
 
 const file_admin_proto_rawDesc = "" +
@@ -2004,7 +2117,15 @@ const file_admin_proto_rawDesc = "" +
 	"\x04task\x18\x01 \x01(\tR\x04task\x12\x18\n" +
 	"\asources\x18\x02 \x03(\tR\asources\"J\n" +
 	"\x14RunnerStatusResponse\x122\n" +
-	"\arunners\x18\x01 \x03(\v2\x18.dmraft.rpc.RunnerStatusR\arunners2\x9a\a\n" +
+	"\arunners\x18\x01 \x03(\v2\x18.dmraft.rpc.RunnerStatusR\arunners\"u\n" +
+	"\x13ShardDDLLockRequest\x12\x0e\n" +
+	"\x02op\x18\x01 \x01(\tR\x02op\x12\x12\n" +
+	"\x04task\x18\x02 \x01(\tR\x04task\x12\x17\n" +
+	"\alock_id\x18\x03 \x01(\tR\x06lockId\x12!\n" +
+	"\fforce_remove\x18\x04 \x01(\bR\vforceRemove\"5\n" +
+	"\x14ShardDDLLockResponse\x12\x1d\n" +
+	"\n" +
+	"locks_json\x18\x01 \x01(\fR\tlocksJson2\xed\a\n" +
 	"\x05Admin\x12T\n" +
 	"\rOperateSource\x12 .dmraft.rpc.OperateSourceRequest\x1a!.dmraft.rpc.OperateSourceResponse\x12C\n" +
 	"\tStartTask\x12\x1c.dmraft.rpc.StartTaskRequest\x1a\x18.dmraft.rpc.TaskResponse\x12D\n" +
@@ -2020,7 +2141,8 @@ const file_admin_proto_rawDesc = "" +
 	"ListMember\x12\x1d.dmraft.rpc.ListMemberRequest\x1a\x1e.dmraft.rpc.ListMemberResponse\x12T\n" +
 	"\rOfflineMember\x12 .dmraft.rpc.OfflineMemberRequest\x1a!.dmraft.rpc.OfflineMemberResponse\x12W\n" +
 	"\x0eTransferSource\x12!.dmraft.rpc.TransferSourceRequest\x1a\".dmraft.rpc.TransferSourceResponse\x12T\n" +
-	"\rOperateLeader\x12 .dmraft.rpc.OperateLeaderRequest\x1a!.dmraft.rpc.OperateLeaderResponse2\x8b\x02\n" +
+	"\rOperateLeader\x12 .dmraft.rpc.OperateLeaderRequest\x1a!.dmraft.rpc.OperateLeaderResponse\x12Q\n" +
+	"\fShardDDLLock\x12\x1f.dmraft.rpc.ShardDDLLockRequest\x1a .dmraft.rpc.ShardDDLLockResponse2\x8b\x02\n" +
 	"\x04Node\x127\n" +
 	"\aPropose\x12\x13.dmraft.fsm.Command\x1a\x17.dmraft.fsm.ApplyResult\x129\n" +
 	"\x04Join\x12\x17.dmraft.rpc.JoinRequest\x1a\x18.dmraft.rpc.JoinResponse\x12<\n" +
@@ -2039,7 +2161,7 @@ func file_admin_proto_rawDescGZIP() []byte {
 	return file_admin_proto_rawDescData
 }
 
-var file_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
 var file_admin_proto_goTypes = []any{
 	(*OperateSourceRequest)(nil),   // 0: dmraft.rpc.OperateSourceRequest
 	(*SourceStatus)(nil),           // 1: dmraft.rpc.SourceStatus
@@ -2071,26 +2193,28 @@ var file_admin_proto_goTypes = []any{
 	(*LeaseResponse)(nil),          // 27: dmraft.rpc.LeaseResponse
 	(*RunnerStatusRequest)(nil),    // 28: dmraft.rpc.RunnerStatusRequest
 	(*RunnerStatusResponse)(nil),   // 29: dmraft.rpc.RunnerStatusResponse
-	(*SubtaskError)(nil),           // 30: dmraft.fsm.SubtaskError
-	(*UnitMark)(nil),               // 31: dmraft.fsm.UnitMark
-	(*Node)(nil),                   // 32: dmraft.fsm.Node
-	(*Command)(nil),                // 33: dmraft.fsm.Command
-	(*ApplyResult)(nil),            // 34: dmraft.fsm.ApplyResult
+	(*ShardDDLLockRequest)(nil),    // 30: dmraft.rpc.ShardDDLLockRequest
+	(*ShardDDLLockResponse)(nil),   // 31: dmraft.rpc.ShardDDLLockResponse
+	(*SubtaskError)(nil),           // 32: dmraft.fsm.SubtaskError
+	(*UnitMark)(nil),               // 33: dmraft.fsm.UnitMark
+	(*Node)(nil),                   // 34: dmraft.fsm.Node
+	(*Command)(nil),                // 35: dmraft.fsm.Command
+	(*ApplyResult)(nil),            // 36: dmraft.fsm.ApplyResult
 }
 var file_admin_proto_depIdxs = []int32{
 	1,  // 0: dmraft.rpc.OperateSourceResponse.sources:type_name -> dmraft.rpc.SourceStatus
 	4,  // 1: dmraft.rpc.TaskResponse.subtasks:type_name -> dmraft.rpc.SubtaskResult
 	13, // 2: dmraft.rpc.TaskResponse.warnings:type_name -> dmraft.rpc.CheckItem
-	30, // 3: dmraft.rpc.RunnerStatus.error:type_name -> dmraft.fsm.SubtaskError
-	31, // 4: dmraft.rpc.SubtaskStatus.finished_units:type_name -> dmraft.fsm.UnitMark
-	30, // 5: dmraft.rpc.SubtaskStatus.last_error:type_name -> dmraft.fsm.SubtaskError
+	32, // 3: dmraft.rpc.RunnerStatus.error:type_name -> dmraft.fsm.SubtaskError
+	33, // 4: dmraft.rpc.SubtaskStatus.finished_units:type_name -> dmraft.fsm.UnitMark
+	32, // 5: dmraft.rpc.SubtaskStatus.last_error:type_name -> dmraft.fsm.SubtaskError
 	8,  // 6: dmraft.rpc.SubtaskStatus.runner:type_name -> dmraft.rpc.RunnerStatus
 	9,  // 7: dmraft.rpc.TaskStatus.subtasks:type_name -> dmraft.rpc.SubtaskStatus
 	10, // 8: dmraft.rpc.QueryStatusResponse.tasks:type_name -> dmraft.rpc.TaskStatus
 	13, // 9: dmraft.rpc.CheckTaskResponse.items:type_name -> dmraft.rpc.CheckItem
 	16, // 10: dmraft.rpc.ListMemberResponse.members:type_name -> dmraft.rpc.Member
-	32, // 11: dmraft.rpc.JoinRequest.node:type_name -> dmraft.fsm.Node
-	32, // 12: dmraft.rpc.JoinResponse.nodes:type_name -> dmraft.fsm.Node
+	34, // 11: dmraft.rpc.JoinRequest.node:type_name -> dmraft.fsm.Node
+	34, // 12: dmraft.rpc.JoinResponse.nodes:type_name -> dmraft.fsm.Node
 	8,  // 13: dmraft.rpc.RunnerStatusResponse.runners:type_name -> dmraft.rpc.RunnerStatus
 	0,  // 14: dmraft.rpc.Admin.OperateSource:input_type -> dmraft.rpc.OperateSourceRequest
 	3,  // 15: dmraft.rpc.Admin.StartTask:input_type -> dmraft.rpc.StartTaskRequest
@@ -2104,28 +2228,30 @@ var file_admin_proto_depIdxs = []int32{
 	18, // 23: dmraft.rpc.Admin.OfflineMember:input_type -> dmraft.rpc.OfflineMemberRequest
 	20, // 24: dmraft.rpc.Admin.TransferSource:input_type -> dmraft.rpc.TransferSourceRequest
 	22, // 25: dmraft.rpc.Admin.OperateLeader:input_type -> dmraft.rpc.OperateLeaderRequest
-	33, // 26: dmraft.rpc.Node.Propose:input_type -> dmraft.fsm.Command
-	24, // 27: dmraft.rpc.Node.Join:input_type -> dmraft.rpc.JoinRequest
-	26, // 28: dmraft.rpc.Node.Lease:input_type -> dmraft.rpc.LeaseRequest
-	28, // 29: dmraft.rpc.Node.RunnerStatus:input_type -> dmraft.rpc.RunnerStatusRequest
-	2,  // 30: dmraft.rpc.Admin.OperateSource:output_type -> dmraft.rpc.OperateSourceResponse
-	5,  // 31: dmraft.rpc.Admin.StartTask:output_type -> dmraft.rpc.TaskResponse
-	5,  // 32: dmraft.rpc.Admin.UpdateTask:output_type -> dmraft.rpc.TaskResponse
-	5,  // 33: dmraft.rpc.Admin.StopTask:output_type -> dmraft.rpc.TaskResponse
-	5,  // 34: dmraft.rpc.Admin.PauseTask:output_type -> dmraft.rpc.TaskResponse
-	5,  // 35: dmraft.rpc.Admin.ResumeTask:output_type -> dmraft.rpc.TaskResponse
-	11, // 36: dmraft.rpc.Admin.QueryStatus:output_type -> dmraft.rpc.QueryStatusResponse
-	14, // 37: dmraft.rpc.Admin.CheckTask:output_type -> dmraft.rpc.CheckTaskResponse
-	17, // 38: dmraft.rpc.Admin.ListMember:output_type -> dmraft.rpc.ListMemberResponse
-	19, // 39: dmraft.rpc.Admin.OfflineMember:output_type -> dmraft.rpc.OfflineMemberResponse
-	21, // 40: dmraft.rpc.Admin.TransferSource:output_type -> dmraft.rpc.TransferSourceResponse
-	23, // 41: dmraft.rpc.Admin.OperateLeader:output_type -> dmraft.rpc.OperateLeaderResponse
-	34, // 42: dmraft.rpc.Node.Propose:output_type -> dmraft.fsm.ApplyResult
-	25, // 43: dmraft.rpc.Node.Join:output_type -> dmraft.rpc.JoinResponse
-	27, // 44: dmraft.rpc.Node.Lease:output_type -> dmraft.rpc.LeaseResponse
-	29, // 45: dmraft.rpc.Node.RunnerStatus:output_type -> dmraft.rpc.RunnerStatusResponse
-	30, // [30:46] is the sub-list for method output_type
-	14, // [14:30] is the sub-list for method input_type
+	30, // 26: dmraft.rpc.Admin.ShardDDLLock:input_type -> dmraft.rpc.ShardDDLLockRequest
+	35, // 27: dmraft.rpc.Node.Propose:input_type -> dmraft.fsm.Command
+	24, // 28: dmraft.rpc.Node.Join:input_type -> dmraft.rpc.JoinRequest
+	26, // 29: dmraft.rpc.Node.Lease:input_type -> dmraft.rpc.LeaseRequest
+	28, // 30: dmraft.rpc.Node.RunnerStatus:input_type -> dmraft.rpc.RunnerStatusRequest
+	2,  // 31: dmraft.rpc.Admin.OperateSource:output_type -> dmraft.rpc.OperateSourceResponse
+	5,  // 32: dmraft.rpc.Admin.StartTask:output_type -> dmraft.rpc.TaskResponse
+	5,  // 33: dmraft.rpc.Admin.UpdateTask:output_type -> dmraft.rpc.TaskResponse
+	5,  // 34: dmraft.rpc.Admin.StopTask:output_type -> dmraft.rpc.TaskResponse
+	5,  // 35: dmraft.rpc.Admin.PauseTask:output_type -> dmraft.rpc.TaskResponse
+	5,  // 36: dmraft.rpc.Admin.ResumeTask:output_type -> dmraft.rpc.TaskResponse
+	11, // 37: dmraft.rpc.Admin.QueryStatus:output_type -> dmraft.rpc.QueryStatusResponse
+	14, // 38: dmraft.rpc.Admin.CheckTask:output_type -> dmraft.rpc.CheckTaskResponse
+	17, // 39: dmraft.rpc.Admin.ListMember:output_type -> dmraft.rpc.ListMemberResponse
+	19, // 40: dmraft.rpc.Admin.OfflineMember:output_type -> dmraft.rpc.OfflineMemberResponse
+	21, // 41: dmraft.rpc.Admin.TransferSource:output_type -> dmraft.rpc.TransferSourceResponse
+	23, // 42: dmraft.rpc.Admin.OperateLeader:output_type -> dmraft.rpc.OperateLeaderResponse
+	31, // 43: dmraft.rpc.Admin.ShardDDLLock:output_type -> dmraft.rpc.ShardDDLLockResponse
+	36, // 44: dmraft.rpc.Node.Propose:output_type -> dmraft.fsm.ApplyResult
+	25, // 45: dmraft.rpc.Node.Join:output_type -> dmraft.rpc.JoinResponse
+	27, // 46: dmraft.rpc.Node.Lease:output_type -> dmraft.rpc.LeaseResponse
+	29, // 47: dmraft.rpc.Node.RunnerStatus:output_type -> dmraft.rpc.RunnerStatusResponse
+	31, // [31:48] is the sub-list for method output_type
+	14, // [14:31] is the sub-list for method input_type
 	14, // [14:14] is the sub-list for extension type_name
 	14, // [14:14] is the sub-list for extension extendee
 	0,  // [0:14] is the sub-list for field type_name
@@ -2143,7 +2269,7 @@ func file_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_admin_proto_rawDesc), len(file_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   30,
+			NumMessages:   32,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -34,6 +34,7 @@ const (
 	Admin_OfflineMember_FullMethodName  = "/dmraft.rpc.Admin/OfflineMember"
 	Admin_TransferSource_FullMethodName = "/dmraft.rpc.Admin/TransferSource"
 	Admin_OperateLeader_FullMethodName  = "/dmraft.rpc.Admin/OperateLeader"
+	Admin_ShardDDLLock_FullMethodName   = "/dmraft.rpc.Admin/ShardDDLLock"
 )
 
 // AdminClient is the client API for Admin service.
@@ -52,6 +53,7 @@ type AdminClient interface {
 	OfflineMember(ctx context.Context, in *OfflineMemberRequest, opts ...grpc.CallOption) (*OfflineMemberResponse, error)
 	TransferSource(ctx context.Context, in *TransferSourceRequest, opts ...grpc.CallOption) (*TransferSourceResponse, error)
 	OperateLeader(ctx context.Context, in *OperateLeaderRequest, opts ...grpc.CallOption) (*OperateLeaderResponse, error)
+	ShardDDLLock(ctx context.Context, in *ShardDDLLockRequest, opts ...grpc.CallOption) (*ShardDDLLockResponse, error)
 }
 
 type adminClient struct {
@@ -182,6 +184,16 @@ func (c *adminClient) OperateLeader(ctx context.Context, in *OperateLeaderReques
 	return out, nil
 }
 
+func (c *adminClient) ShardDDLLock(ctx context.Context, in *ShardDDLLockRequest, opts ...grpc.CallOption) (*ShardDDLLockResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ShardDDLLockResponse)
+	err := c.cc.Invoke(ctx, Admin_ShardDDLLock_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServer is the server API for Admin service.
 // All implementations must embed UnimplementedAdminServer
 // for forward compatibility.
@@ -198,6 +210,7 @@ type AdminServer interface {
 	OfflineMember(context.Context, *OfflineMemberRequest) (*OfflineMemberResponse, error)
 	TransferSource(context.Context, *TransferSourceRequest) (*TransferSourceResponse, error)
 	OperateLeader(context.Context, *OperateLeaderRequest) (*OperateLeaderResponse, error)
+	ShardDDLLock(context.Context, *ShardDDLLockRequest) (*ShardDDLLockResponse, error)
 	mustEmbedUnimplementedAdminServer()
 }
 
@@ -243,6 +256,9 @@ func (UnimplementedAdminServer) TransferSource(context.Context, *TransferSourceR
 }
 func (UnimplementedAdminServer) OperateLeader(context.Context, *OperateLeaderRequest) (*OperateLeaderResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method OperateLeader not implemented")
+}
+func (UnimplementedAdminServer) ShardDDLLock(context.Context, *ShardDDLLockRequest) (*ShardDDLLockResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ShardDDLLock not implemented")
 }
 func (UnimplementedAdminServer) mustEmbedUnimplementedAdminServer() {}
 func (UnimplementedAdminServer) testEmbeddedByValue()               {}
@@ -481,6 +497,24 @@ func _Admin_OperateLeader_Handler(srv interface{}, ctx context.Context, dec func
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Admin_ShardDDLLock_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ShardDDLLockRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).ShardDDLLock(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Admin_ShardDDLLock_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).ShardDDLLock(ctx, req.(*ShardDDLLockRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Admin_ServiceDesc is the grpc.ServiceDesc for Admin service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -535,6 +569,10 @@ var Admin_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "OperateLeader",
 			Handler:    _Admin_OperateLeader_Handler,
+		},
+		{
+			MethodName: "ShardDDLLock",
+			Handler:    _Admin_ShardDDLLock_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -20,6 +20,7 @@ import (
 	pb "github.com/dmraft/dmraft/proto"
 	"github.com/dmraft/dmraft/rpc"
 	"github.com/dmraft/dmraft/scheduler"
+	"github.com/dmraft/dmraft/shardlock"
 )
 
 // joinTimeout bounds how long a new node keeps asking to be admitted.
@@ -103,8 +104,10 @@ func Run(ctx context.Context, cfg Config, log zerolog.Logger) error {
 		Members: func() []scheduler.Member { return schedulerMembers(node) },
 		Propose: node.Propose, Config: scheduler.Config{RebindAfter: node.RebindAfter()}, Logger: log,
 	}
-	done := make(chan struct{}, 2)
+	locks := &shardlock.Loop{View: f.View, Changed: f.Changed, Propose: node.Propose, IsLeader: node.IsLeader, Logger: log}
+	done := make(chan struct{}, 3)
 	go func() { loop.Run(runCtx); done <- struct{}{} }()
+	go func() { locks.Run(runCtx); done <- struct{}{} }()
 	go func() { exec.Run(runCtx); done <- struct{}{} }()
 	log.Info().Str("name", cfg.Name).Str("addr", cfg.Addr).Str("raft-addr", cfg.RaftAddr).
 		Str("gossip-addr", cfg.GossipAddr).Str("event", "node_started").Msg("node started")
@@ -114,8 +117,9 @@ func Run(ctx context.Context, cfg Config, log zerolog.Logger) error {
 	case err = <-served:
 	}
 	stop()
-	<-done
-	<-done
+	for i := 0; i < cap(done); i++ {
+		<-done
+	}
 	shutdownNode(true)
 	log.Info().Msg("node stopped")
 	if err != nil && !errors.Is(err, grpc.ErrServerStopped) {

@@ -104,3 +104,18 @@ func TestUpdateTaskRestartsRunnerOnNewRevision(t *testing.T) {
 		t.Fatal("update-task that adds a source succeeded")
 	}
 }
+
+// TestShardDDLLockCommands: dmctl shard-ddl-lock lists no lock on a fresh
+// cluster, and unlocking an unknown lock says so.
+func TestShardDDLLockCommands(t *testing.T) {
+	c := newCluster(t)
+	var out struct {
+		Locks []any `json:"locks"`
+	}
+	if err := c.DmctlJSON(&out, "shard-ddl-lock"); err != nil || out.Locks == nil || len(out.Locks) != 0 {
+		t.Fatalf("shard-ddl-lock on a fresh cluster: %+v %v", out, err)
+	}
+	if _, err := c.Dmctl("shard-ddl-lock", "unlock", "no-such-lock"); err == nil || !strings.Contains(err.Error(), "no-such-lock") {
+		t.Fatalf("unlock of an unknown lock: %v", err)
+	}
+}
