@@ -11,6 +11,7 @@ const (
 	EpochTable  = "dmraft_epochs"
 	PlanTable   = "dmraft_load_plans"
 	ChunkTable  = "dmraft_load_chunks"
+	IndexTable  = "dmraft_deferred_indexes"
 	maxIdentLen = 64
 )
 
@@ -46,6 +47,15 @@ func (m Meta) Ensure(ctx context.Context, db *sql.DB) error {
   epoch BIGINT UNSIGNED NOT NULL,
   created_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
   PRIMARY KEY (task, source)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+		"CREATE TABLE IF NOT EXISTS " + m.Table(IndexTable) + ` (
+  task VARCHAR(128) NOT NULL,
+  source VARCHAR(64) NOT NULL,
+  target_schema VARCHAR(64) NOT NULL,
+  target_table VARCHAR(64) NOT NULL,
+  index_name VARCHAR(64) NOT NULL,
+  definition TEXT NOT NULL,
+  PRIMARY KEY (task, source, target_schema, target_table, index_name)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
 		"CREATE TABLE IF NOT EXISTS " + m.Table(ChunkTable) + ` (
   task VARCHAR(128) NOT NULL,

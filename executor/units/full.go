@@ -74,13 +74,12 @@ func (u *fullUnit) Run(ctx context.Context) error {
 	}
 	u.log.Info().Msg("epoch raised on the target")
 
+	store := &load.Store{DB: tdb, Meta: meta, Fence: fence}
 	sdb, err := dump.OpenSource(ctx, srcCfg.From, u.d.Key, threads)
 	if err != nil {
 		return connectError("Source", err)
 	}
 	defer sdb.Close()
-	store := &load.Store{DB: tdb, Meta: meta, Fence: fence}
-
 	tables, err := dump.ListTables(ctx, sdb, dump.NewSelector(u.task, u.inst))
 	if err != nil {
 		return sourceError("list the tables to copy", err)
@@ -92,7 +91,7 @@ func (u *fullUnit) Run(ctx context.Context) error {
 		if err != nil {
 			return sourceError("read the table definition", err)
 		}
-		if err := retry(ctx, u.log, "create table", func() error { return load.CreateTable(ctx, tdb, t, ddl) }); err != nil {
+		if err := retry(ctx, u.log, "create table", func() error { return store.CreateTableDeferred(ctx, t, ddl) }); err != nil {
 			if errors.Is(err, load.ErrSchemaMismatch) {
 				return &executor.Error{Code: "TargetSchemaMismatch", Class: "target", Message: "create target table", Err: err,
 					Workaround: "make the target table match the source table (or drop it so dmraft creates it), then `dmctl resume-task " + u.task.Name + "`"}
@@ -169,6 +168,10 @@ func (u *fullUnit) Run(ctx context.Context) error {
 	if snap != nil {
 		snap.Close()
 		snap = nil
+	}
+	u.prog.setStage("adding secondary indexes")
+	if err := retry(ctx, u.log, "add deferred indexes", func() error { return store.AddDeferredIndexes(ctx) }); err != nil {
+		return targetError("add the secondary indexes left out during the load", err)
 	}
 	return u.finish(ctx, plan)
 }

@@ -145,6 +145,12 @@ func TestFullUnitCopiesEveryTypeAndResumes(t *testing.T) {
 	if !strings.Contains(unit.Progress(), `"progress":"100.00 %"`) {
 		t.Errorf("progress after finish: %s", unit.Progress())
 	}
+	var idx, deferred int
+	down.DB(t).QueryRow("SELECT COUNT(*) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = 'app' AND TABLE_NAME = 'bulk' AND INDEX_NAME = 'k'").Scan(&idx)
+	down.DB(t).QueryRow("SELECT COUNT(*) FROM dm_meta.dmraft_deferred_indexes").Scan(&deferred)
+	if idx != 1 || deferred != 0 {
+		t.Errorf("secondary index app.bulk.k: %d (want 1); deferred indexes left: %d", idx, deferred)
+	}
 	if len(rec.cmds) != 2 {
 		t.Fatalf("proposed %d commands, want the dump and load marks", len(rec.cmds))
 	}

@@ -26,6 +26,13 @@ type progress struct {
 	runBytes    int64
 	first, last dump.Position
 	done        bool
+	stage       string
+}
+
+func (p *progress) setStage(s string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.stage = s
 }
 
 func newProgress(now func() time.Time) *progress {
@@ -89,13 +96,14 @@ type LoadProgress struct {
 	MetaBinlogGTID  string  `json:"metaBinlogGTID,omitempty"`
 	LastBinlog      string  `json:"lastSnapshotBinlog,omitempty"`
 	ElapsedSeconds  float64 `json:"elapsedSeconds"`
+	Stage           string  `json:"stage,omitempty"`
 }
 
 // JSON renders the progress.
 func (p *progress) JSON() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	lp := LoadProgress{TotalTables: int64(p.tables), FinishedBytes: p.doneBytes, FinishedRows: p.doneRows}
+	lp := LoadProgress{TotalTables: int64(p.tables), FinishedBytes: p.doneBytes, FinishedRows: p.doneRows, Stage: p.stage}
 	for _, left := range p.tablesLeft {
 		if left <= 0 {
 			lp.CompletedTables++
