@@ -62,6 +62,8 @@ type pipeline struct {
 	rowIdx        int
 	touched       []bool
 	lastBroadcast time.Time
+	lastEnd       binlog.Position // the last transaction boundary
+	broadcasted   bool            // lastEnd was sent to every worker
 }
 
 func (p *pipeline) startWorkers(n int, floors []checkpoint.Point) {
@@ -152,7 +154,24 @@ func (p *pipeline) handle(ctx context.Context, ev binlog.Event) error {
 		return p.commit(ctx, ev.End)
 	case binlog.KindQuery:
 		return p.query(ctx, ev)
+	case binlog.KindHeartbeat:
+		return p.broadcast(ctx)
 	}
+	return nil
+}
+
+// broadcast tells every worker the last transaction boundary, so that
+// idle workers' points follow the stream.
+func (p *pipeline) broadcast(ctx context.Context) error {
+	if p.lastEnd.IsZero() || p.broadcasted {
+		return nil
+	}
+	for w := range p.workers {
+		if err := p.send(ctx, w, job{kind: jobBoundary, point: checkpoint.Boundary(p.lastEnd), ts: p.txnTs}); err != nil {
+			return err
+		}
+	}
+	p.broadcasted, p.lastBroadcast = true, time.Now()
 	return nil
 }
 
@@ -223,6 +242,7 @@ func (p *pipeline) rows(ctx context.Context, ev binlog.Event) error {
 func (p *pipeline) commit(ctx context.Context, end binlog.Position) error {
 	b := checkpoint.Boundary(end)
 	all := time.Since(p.lastBroadcast) >= broadcastEvery
+	p.lastEnd, p.broadcasted = end, all
 	if all {
 		p.lastBroadcast = time.Now()
 	}

@@ -2,6 +2,7 @@ package syncer
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"time"
 
@@ -197,6 +198,13 @@ func (u *Unit) runOnce(ctx context.Context) error {
 			}
 			if ctx.Err() != nil {
 				return ctx.Err()
+			}
+			if errors.Is(err, binlog.ErrServerIDClash) {
+				// A new owner of the source connects with the same server id
+				// and the server drops us: report the fence, not a clash.
+				if ferr := p.inTx(ctx, func(*sql.Tx) error { return nil }); errors.Is(ferr, target.ErrFenced) {
+					return ferr
+				}
 			}
 			return binlogError(u.task.Name, err)
 		}

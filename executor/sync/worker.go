@@ -92,11 +92,19 @@ func (w *worker) run(ctx context.Context, fail func(error)) {
 		w.floor, pending, lastCommit = point, pending[:0], time.Now()
 		return nil
 	}
+	tick := time.NewTicker(checkpointEvery)
+	defer tick.Stop()
 	for {
 		var j job
 		var ok bool
 		select {
 		case j, ok = <-w.in:
+		case <-tick.C:
+			if err := commit(false); err != nil {
+				fail(err)
+				return
+			}
+			continue
 		case <-ctx.Done():
 			return
 		}

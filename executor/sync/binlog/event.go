@@ -16,6 +16,8 @@ const (
 	// KindCommit ends a transaction (XID or COMMIT); End is the position
 	// after it, where the next transaction starts.
 	KindCommit
+	// KindHeartbeat says the source is idle (sent about every second).
+	KindHeartbeat
 )
 
 // Op is the kind of a row change.

@@ -177,6 +177,10 @@ func (r *Reader) convert(ev *replication.BinlogEvent) error {
 		r.commit(Event{Kind: KindCommit, Start: start, End: end, Timestamp: h.Timestamp})
 	case *replication.RowsEvent:
 		return r.rows(h, e, start, end)
+	default:
+		if h.EventType == replication.HEARTBEAT_EVENT || h.EventType == replication.HEARTBEAT_LOG_EVENT_V2 {
+			r.pending = append(r.pending, Event{Kind: KindHeartbeat, Timestamp: h.Timestamp})
+		}
 	}
 	return nil
 }
