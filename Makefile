@@ -37,7 +37,7 @@ clean:
 
 # The demo installs MariaDB when missing (as root), starts a source, a target
 # and three nodes, migrates a sample database and shows failover.
-MODE ?= full
+MODE ?= all
 demo: build
 	$(GO) run ./test/demo -mode $(MODE)
 
