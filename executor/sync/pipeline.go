@@ -25,7 +25,19 @@ import (
 const (
 	broadcastEvery  = 500 * time.Millisecond // how often idle workers hear of new boundaries
 	maxInflightKeys = 200_000                // causality keys before a drain
+	// maxAtomicRows is the largest source transaction applied atomically
+	// on the target; a larger one is split over the workers row by row.
+	maxAtomicRows = 20_000
 )
+
+// pendingChange is a row change of the current source transaction, held
+// until its commit so the whole transaction goes to one worker.
+type pendingChange struct {
+	change *dml.Change
+	safe   bool
+	idx    int // row index in the source transaction
+	route  int // the worker its own key routes to
+}
 
 var errTargetTableMissing = errors.New("target table does not exist")
 
@@ -60,6 +72,8 @@ type pipeline struct {
 	txnStart      binlog.Position
 	txnTs         uint32
 	rowIdx        int
+	txnBuf        []pendingChange // the transaction's changes, until its commit
+	txnSplit      bool            // the transaction outgrew maxAtomicRows
 	touched       []bool
 	lastBroadcast time.Time
 	lastEnd       binlog.Position // the last transaction boundary
@@ -148,6 +162,7 @@ func (p *pipeline) handle(ctx context.Context, ev binlog.Event) error {
 	switch ev.Kind {
 	case binlog.KindBegin:
 		p.txnStart, p.txnTs, p.rowIdx = ev.Start, ev.Timestamp, 0
+		p.txnBuf, p.txnSplit = p.txnBuf[:0], false
 	case binlog.KindRows:
 		return p.rows(ctx, ev)
 	case binlog.KindCommit:
@@ -218,28 +233,75 @@ func (p *pipeline) rows(ctx context.Context, ev binlog.Event) error {
 		default:
 			c.Old, c.New = r.Rows[2*i], r.Rows[2*i+1]
 		}
-		w := causality.Worker(c.RouteKey(), len(p.workers))
-		if p.resume != nil && p.resume.Skip(w, p.txnStart, idx) {
-			continue
-		}
-		keys := c.ConflictKeys()
-		if !p.tracker.Add(w, keys) {
-			if err := p.drain(ctx, nil); err != nil {
+		pc := pendingChange{change: c, safe: safe, idx: idx, route: causality.Worker(c.RouteKey(), len(p.workers))}
+		if p.txnSplit {
+			if err := p.dispatch(ctx, pc.route, []pendingChange{pc}, true); err != nil {
 				return err
 			}
-			p.tracker.Add(w, keys)
+			continue
 		}
-		j := job{kind: jobChange, change: c, safe: safe, point: checkpoint.Point{Pos: p.txnStart, Row: idx}, ts: p.txnTs}
+		p.txnBuf = append(p.txnBuf, pc)
+		if len(p.txnBuf) > maxAtomicRows {
+			// Too large to hold: from here on, as DM does, each row goes
+			// to the worker of its own key. The rule depends only on the
+			// transaction, so a replay routes it the same way.
+			p.txnSplit = true
+			for _, b := range p.txnBuf {
+				if err := p.dispatch(ctx, b.route, []pendingChange{b}, true); err != nil {
+					return err
+				}
+			}
+			p.txnBuf = p.txnBuf[:0]
+		}
+	}
+	return nil
+}
+
+// dispatch sends changes of the current transaction to worker w, after the
+// skip rule of the replay and the causality check: when a key is in flight
+// on another worker, every worker commits first. split marks changes of a
+// transaction that is not applied atomically.
+func (p *pipeline) dispatch(ctx context.Context, w int, changes []pendingChange, split bool) error {
+	var keys []string
+	live := changes[:0:0]
+	for _, pc := range changes {
+		if p.resume != nil && p.resume.Skip(w, p.txnStart, pc.idx) {
+			continue
+		}
+		live = append(live, pc)
+		keys = append(keys, pc.change.ConflictKeys()...)
+	}
+	if len(live) == 0 {
+		return nil
+	}
+	if !p.tracker.Add(w, keys) {
+		if err := p.drain(ctx, nil); err != nil {
+			return err
+		}
+		p.tracker.Add(w, keys)
+	}
+	for _, pc := range live {
+		j := job{kind: jobChange, change: pc.change, safe: pc.safe, split: split,
+			point: checkpoint.Point{Pos: p.txnStart, Row: pc.idx}, ts: p.txnTs}
 		if err := p.send(ctx, w, j); err != nil {
 			return err
 		}
-		p.touched[w] = true
 	}
+	p.touched[w] = true
 	return nil
 }
 
 // commit ends a source transaction at end.
 func (p *pipeline) commit(ctx context.Context, end binlog.Position) error {
+	// The whole transaction goes to the worker of its first change and
+	// commits there in one target transaction: a reader of the target never
+	// sees half of a source transaction.
+	if len(p.txnBuf) > 0 {
+		if err := p.dispatch(ctx, p.txnBuf[0].route, p.txnBuf, false); err != nil {
+			return err
+		}
+		p.txnBuf = p.txnBuf[:0]
+	}
 	b := checkpoint.Boundary(end)
 	all := time.Since(p.lastBroadcast) >= broadcastEvery
 	p.lastEnd, p.broadcasted = end, all

@@ -31,6 +31,7 @@ type job struct {
 	kind   jobKind
 	change *dml.Change
 	safe   bool
+	split  bool // part of a source transaction too large to apply atomically
 	point  checkpoint.Point
 	ts     uint32 // source timestamp of the event
 	ack    chan error
@@ -77,6 +78,7 @@ func (w *worker) run(ctx context.Context, fail func(error)) {
 	var pending []job // changes not yet committed
 	point := w.floor  // the point the next commit writes
 	var ts uint32
+	mid := false // inside a source transaction: no commit before its boundary
 	lastCommit := time.Now()
 	commit := func(force bool) error {
 		if len(pending) == 0 && (point == w.floor || (!force && time.Since(lastCommit) < checkpointEvery)) {
@@ -100,6 +102,9 @@ func (w *worker) run(ctx context.Context, fail func(error)) {
 		select {
 		case j, ok = <-w.in:
 		case <-tick.C:
+			if mid {
+				continue
+			}
 			if err := commit(false); err != nil {
 				fail(err)
 				return
@@ -118,7 +123,9 @@ func (w *worker) run(ctx context.Context, fail func(error)) {
 		case jobChange:
 			pending = append(pending, j)
 			point, ts = j.point, j.ts
+			mid = !j.split
 		case jobBoundary:
+			mid = false
 			if less(point, j.point) {
 				point, ts = j.point, j.ts
 			}
@@ -138,7 +145,7 @@ func (w *worker) run(ctx context.Context, fail func(error)) {
 			j.ack <- nil
 			continue
 		}
-		if len(pending) >= w.batch || len(w.in) == 0 {
+		if !mid && (len(pending) >= w.batch || len(w.in) == 0) {
 			if err := commit(false); err != nil {
 				fail(err)
 				return

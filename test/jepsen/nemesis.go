@@ -1,6 +1,7 @@
 package jepsen
 
 import (
+	"context"
 	"fmt"
 	"math/rand"
 	"os"
@@ -12,17 +13,19 @@ import (
 
 // Fault kinds.
 const (
-	FaultKill      = "kill"     // kill -9 a node, restart it when healed
-	FaultPause     = "pause"    // SIGSTOP longer than rebind-after, then SIGCONT
-	FaultIsolate   = "isolate"  // drop every packet a node sends
-	FaultCut       = "cut"      // symmetric partition between two nodes
-	FaultCutOneWay = "cut-1way" // one node cannot reach another; the reverse works
-	FaultWipe      = "wipe"     // kill, wipe the data dir, offline-member, join again
-	FaultNone      = "quiet"    // no fault: a pause in the schedule
+	FaultKill      = "kill"           // kill -9 a node, restart it when healed
+	FaultPause     = "pause"          // SIGSTOP longer than rebind-after, then SIGCONT
+	FaultIsolate   = "isolate"        // drop every packet a node sends
+	FaultCut       = "cut"            // symmetric partition between two nodes
+	FaultCutOneWay = "cut-1way"       // one node cannot reach another; the reverse works
+	FaultWipe      = "wipe"           // kill, wipe the data dir, offline-member, join again
+	FaultNone      = "quiet"          // no fault: a pause in the schedule
+	FaultSource    = "restart-source" // kill -9 the source server, start it again
+	FaultTarget    = "restart-target" // kill -9 the target server, start it again
 )
 
 // AllFaults is the default mix.
-var AllFaults = []string{FaultKill, FaultPause, FaultIsolate, FaultCut, FaultCutOneWay, FaultWipe}
+var AllFaults = []string{FaultKill, FaultPause, FaultIsolate, FaultCut, FaultCutOneWay, FaultWipe, FaultSource, FaultTarget}
 
 // Window is one injected fault: what, on which nodes, from when to when.
 type Window struct {
@@ -45,6 +48,7 @@ type nemesis struct {
 	kinds  []string
 	hold   time.Duration // how long a fault stays
 	source string        // the data source, for "kill the bound node"
+	env    *dataEnv      // the source and target servers
 
 	mu      sync.Mutex
 	windows []Window
@@ -115,6 +119,16 @@ func (n *nemesis) one() {
 	case FaultWipe:
 		victim.Kill()
 		heal = func() error { return n.rejoin(victim) }
+	case FaultSource, FaultTarget:
+		srv := n.env.up
+		if kind == FaultTarget {
+			srv = n.env.down
+		}
+		w.Nodes = []string{srv.Name}
+		if err := srv.Kill(); err != nil {
+			w.Err = err.Error()
+		}
+		heal = func() error { return srv.RestartContext(context.Background()) }
 	case FaultNone:
 		heal = func() error { return nil }
 	}

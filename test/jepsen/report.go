@@ -21,11 +21,24 @@ type Report struct {
 	Converge          time.Duration
 	ConvergeErr       string
 	NemesisErrors     []string
+
+	DataChecked    bool
+	DataOps        string
+	CatchUp        time.Duration // from convergence to target == source
+	Lost, Extra    int           // rows missing on / only on the target, over all tables
+	SetLost        int
+	SetUnexpected  int
+	BankReads      int
+	BankViolations []string
+	Batches        int
+	StaleBatches   []string
+	DataProblems   []string
 }
 
 // OK reports whether every checker passed.
 func (r *Report) OK() bool {
-	return r.Linearizable == "Ok" && len(r.FencingViolations) == 0 && r.ConvergeErr == "" && len(r.NemesisErrors) == 0
+	return r.Linearizable == "Ok" && len(r.FencingViolations) == 0 && r.ConvergeErr == "" && len(r.NemesisErrors) == 0 &&
+		len(r.DataProblems) == 0 && len(r.BankViolations) == 0 && len(r.StaleBatches) == 0
 }
 
 func (r *Report) String() string {
@@ -54,9 +67,29 @@ func (r *Report) String() string {
 		conv += " — " + r.ConvergeErr
 	}
 	row("time to converge after heal", conv)
-	row("lost / duplicated / divergent rows", "not measured: no data workload in this run")
+	if r.DataChecked {
+		row("data operations on the source", r.DataOps)
+		row("target caught up after heal", r.CatchUp.Round(time.Millisecond).String())
+		row("rows lost / extra on target", fmt.Sprintf("%d / %d", r.Lost, r.Extra))
+		row("set: acked ids lost / unexpected", fmt.Sprintf("%d / %d", r.SetLost, r.SetUnexpected))
+		row("bank: target reads / violations", fmt.Sprintf("%d / %d", r.BankReads, len(r.BankViolations)))
+		row("batches checked / stale epoch", fmt.Sprintf("%d / %d", r.Batches, len(r.StaleBatches)))
+	}
 	for _, v := range r.FencingViolations {
 		fmt.Fprintf(&b, "FENCING: %s\n", v)
+	}
+	for _, p := range r.DataProblems {
+		fmt.Fprintf(&b, "DATA: %s\n", p)
+	}
+	for i, v := range r.BankViolations {
+		if i == 5 {
+			fmt.Fprintf(&b, "BANK: ... %d more\n", len(r.BankViolations)-5)
+			break
+		}
+		fmt.Fprintf(&b, "BANK: %s\n", v)
+	}
+	for _, v := range r.StaleBatches {
+		fmt.Fprintf(&b, "STALE: %s\n", v)
 	}
 	for _, e := range r.NemesisErrors {
 		fmt.Fprintf(&b, "NEMESIS: %s\n", e)

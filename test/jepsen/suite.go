@@ -1,6 +1,7 @@
 package jepsen
 
 import (
+	"context"
 	"fmt"
 	"math/rand"
 	"os"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/dmraft/dmraft/rpc"
 	"github.com/dmraft/dmraft/test/harness"
+	"github.com/dmraft/dmraft/test/mariadb"
 )
 
 // Config is one run of the suite.
@@ -51,28 +53,34 @@ const dataSource = "jepsen-src"
 func Run(tb harness.TB, cfg Config) *Report {
 	cfg.defaults()
 	rng := rand.New(rand.NewSource(cfg.Seed))
+	env := startData(tb)
 	c := harness.NewCluster(tb, cfg.Nodes, harness.Options{NodeArgs: harness.FastTimeouts})
-	setUp(tb, c)
+	setUp(tb, c, env)
+	data := newDataWorkload(env)
 
 	start := time.Now()
-	nem := &nemesis{c: c, rng: rng, kinds: cfg.Faults, hold: cfg.Hold, source: dataSource}
+	nem := &nemesis{c: c, rng: rng, kinds: cfg.Faults, hold: cfg.Hold, source: dataSource, env: env}
 	pool := rpc.NewConnPool(nil)
 	defer pool.Close()
 	admin := &adminWorkload{c: c, clients: 3, ids: []string{"adm-0", "adm-1", "adm-2"}, timeout: 3 * time.Second, start: start, pool: pool}
 
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); nem.run(stop, cfg.Gap) }()
 	go func() { defer wg.Done(); admin.run(stop, cfg.Seed) }()
+	go func() { defer wg.Done(); data.run(stop, cfg.Seed) }()
 	time.Sleep(cfg.Duration)
 	close(stop)
 	wg.Wait()
 	faultsEnd := time.Now()
 
 	r := &Report{Seed: cfg.Seed, Duration: faultsEnd.Sub(start), Faults: nem.counts(), Windows: nem.history()}
-	r.Converge, r.ConvergeErr = converge(c, cfg.Converge)
+	r.Converge, r.ConvergeErr = converge(c, env, cfg.Converge)
+	diffs, caughtUp := waitEqual(env, cfg.Converge)
+	r.CatchUp = caughtUp
 	end := time.Now()
+	checkData(tb, r, data, env, diffs)
 
 	r.Ops, r.OpsUnknown = len(admin.ops), countUnknown(admin)
 	r.Linearizable = string(checkLinearizable(admin.ops, time.Minute))
@@ -95,9 +103,9 @@ func Run(tb harness.TB, cfg Config) *Report {
 	return r
 }
 
-// setUp registers the data source and a task on it, so that a runner holds
-// the source's binding on some node all through the run.
-func setUp(tb harness.TB, c *harness.Cluster) {
+// setUp registers the source and a task in mode all that copies it to the
+// target and then follows its binlog.
+func setUp(tb harness.TB, c *harness.Cluster, env *dataEnv) {
 	dir := c.Dir()
 	src := filepath.Join(dir, "source.yaml")
 	task := filepath.Join(dir, "task.yaml")
@@ -106,8 +114,22 @@ func setUp(tb harness.TB, c *harness.Cluster) {
 			tb.Fatal(err)
 		}
 	}
-	write(src, fmt.Sprintf("source-id: %s\nflavor: mariadb\nfrom:\n  host: 127.0.0.1\n  port: 1\n  user: root\n", dataSource))
-	write(task, fmt.Sprintf("name: jepsen\ntask-mode: all\nignore-checking-items: [\"all\"]\ntarget-database:\n  host: 127.0.0.1\n  port: 1\n  user: root\nmysql-instances:\n  - source-id: %s\n", dataSource))
+	write(src, fmt.Sprintf("source-id: %s\nflavor: mariadb\nenable-gtid: true\nfrom:\n  host: 127.0.0.1\n  port: %d\n  user: %s\n  password: %s\n",
+		dataSource, env.up.Port, mariadb.User, mariadb.Password))
+	write(task, fmt.Sprintf(`name: jepsen
+task-mode: all
+target-database:
+  host: 127.0.0.1
+  port: %d
+  user: %s
+  password: %s
+mysql-instances:
+  - source-id: %s
+    block-allow-list: only
+block-allow-list:
+  only:
+    do-dbs: ["%s"]
+`, env.down.Port, mariadb.User, mariadb.Password, dataSource, dataSchema))
 	for _, args := range [][]string{{"operate-source", "create", src}, {"start-task", task}} {
 		if _, err := c.Dmctl(args...); err != nil {
 			tb.Fatal(err)
@@ -115,11 +137,49 @@ func setUp(tb harness.TB, c *harness.Cluster) {
 	}
 }
 
+// checkData fills the data part of the report.
+func checkData(tb harness.TB, r *Report, data *dataWorkload, env *dataEnv, diffs map[string]tableDiff) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	r.DataChecked = true
+	for _, t := range dataTables {
+		d := diffs[t]
+		r.Lost += d.lost
+		r.Extra += d.extra
+		if d.lost > 0 || d.extra > 0 || d.err != "" {
+			r.DataProblems = append(r.DataProblems, fmt.Sprintf("table %s: %d rows missing on the target, %d rows only on the target %s", t, d.lost, d.extra, d.err))
+		}
+	}
+	lost, unexpected, err := data.checkSet(ctx)
+	if err != nil {
+		r.DataProblems = append(r.DataProblems, "set: "+err.Error())
+	}
+	r.SetLost, r.SetUnexpected = lost, unexpected
+	if lost > 0 || unexpected > 0 {
+		r.DataProblems = append(r.DataProblems, fmt.Sprintf("set: %d acknowledged ids not exactly once on the target, %d ids never sent", lost, unexpected))
+	}
+	r.BankReads, r.BankViolations = data.bankReads, data.bankViolation
+	r.Batches, r.StaleBatches, err = checkBatchEpochs(ctx, env)
+	if err != nil {
+		r.DataProblems = append(r.DataProblems, "batch log: "+err.Error())
+	}
+	data.mu.Lock()
+	r.DataOps = fmt.Sprintf("%d transfers, %d inserts/updates/deletes, %d DDL, %d failed (faults)", data.transfers, data.writes, data.ddls, data.failed)
+	data.mu.Unlock()
+}
+
 // converge waits until every node is back, alive, one leads, and the data
 // source is bound to a live node; it returns how long that took.
-func converge(c *harness.Cluster, bound time.Duration) (time.Duration, string) {
+func converge(c *harness.Cluster, env *dataEnv, bound time.Duration) (time.Duration, string) {
 	start := time.Now()
 	c.HealAll()
+	for _, srv := range []*mariadb.Server{env.up, env.down} {
+		if !srv.Running() {
+			if err := srv.RestartContext(context.Background()); err != nil {
+				return 0, err.Error()
+			}
+		}
+	}
 	for _, n := range c.Nodes {
 		n.Resume()
 		if !n.Running() {

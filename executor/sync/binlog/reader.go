@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"strings"
 	"time"
 
@@ -64,6 +65,7 @@ func Open(cfg Config) (*Reader, error) {
 		UseDecimal:              true,
 		HeartbeatPeriod:         time.Second,
 		ReadTimeout:             10 * time.Second,
+		Dialer:                  (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
 		DisableRetrySync:        true,
 		Logger:                  slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
@@ -92,8 +94,13 @@ func Open(cfg Config) (*Reader, error) {
 	return r, nil
 }
 
-// Close ends the connection.
-func (r *Reader) Close() { r.syncer.Close() }
+// Close ends the connection without waiting. go-mysql's Close dials the
+// source once more to KILL the dump thread; when the source is unreachable
+// (a partition, a dead server) that dial blocks until it times out, and the
+// sync unit must not outlive its runner's cancellation by that long: it is
+// fenced at once. The reading side is cut at once by a read deadline, and a
+// new owner replaces a lingering dump thread anyway (same server id).
+func (r *Reader) Close() { go r.syncer.Close() }
 
 // Next returns the next event, waiting for one until ctx ends.
 func (r *Reader) Next(ctx context.Context) (Event, error) {
