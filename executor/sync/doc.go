@@ -7,11 +7,16 @@
 //
 // Every row change has an identity that a replay reproduces: (s, i), the
 // start position s of its source transaction and its index i among all
-// rows of that transaction (counted before any filter). Its worker is
-// Worker(route key, n): the hash of the row's handle (primary key, or
-// NOT NULL unique key) before the change, or of the table name when the
-// table has no handle. Routing depends on nothing else, so the same change
-// goes to the same worker in every run with the same n.
+// rows of that transaction (counted before any filter). A source
+// transaction goes whole to one worker: Worker(route key, n) of its first
+// change, the hash of that row's handle (primary key, or NOT NULL unique
+// key) before the change, or of the table name when the table has no
+// handle; the worker commits it in one target transaction, so a reader of
+// the target never sees half of a source transaction (a bank's balances
+// always sum up). A transaction of more than maxAtomicRows changes is split
+// as in DM: each row goes to the worker of its own route key. Routing
+// depends on nothing else, so the same change goes to the same worker in
+// every run with the same n.
 //
 // A worker receives its changes in binlog order (a FIFO queue) and commits
 // them in batches; the transaction that commits a batch also writes the
