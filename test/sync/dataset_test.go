@@ -1,0 +1,49 @@
+package syncsuite
+
+// typesTable (a copy of test/full.TypesTable) creates db.types: every MySQL/MariaDB column type, with
+// generated columns, and rows of edge values (NULL everywhere, zero dates,
+// emoji, latin1 high bytes, arbitrary binary bytes, full-precision
+// DECIMAL, FLOAT/DOUBLE extremes). Run it with sql_mode ” (zero dates).
+func typesTable(db string) []string {
+	t := "`" + db + "`.`types`"
+	stmts := []string{
+		"SET SESSION sql_mode = ''",
+		"SET SESSION time_zone = '+00:00'",
+		"CREATE TABLE " + t + ` (
+  id INT NOT NULL PRIMARY KEY,
+  ti TINYINT, tiu TINYINT UNSIGNED, si SMALLINT, siu SMALLINT UNSIGNED, mi MEDIUMINT, miu MEDIUMINT UNSIGNED,
+  i INT, iu INT UNSIGNED, bi BIGINT, biu BIGINT UNSIGNED,
+  dec_full DECIMAL(65,30), dec_small DECIMAL(5,2) UNSIGNED, f FLOAT, d DOUBLE, fp FLOAT(7,3),
+  c CHAR(10) CHARACTER SET utf8mb4, vc VARCHAR(200) CHARACTER SET utf8mb4, tx TEXT CHARACTER SET utf8mb4,
+  l1 VARCHAR(50) CHARACTER SET latin1, l1t TEXT CHARACTER SET latin1, asc_c CHAR(5) CHARACTER SET ascii,
+  bin BINARY(8), vbin VARBINARY(64), bl BLOB, mbl MEDIUMBLOB, tbl TINYBLOB, lbl LONGBLOB,
+  dt DATE, dtm DATETIME, dtm6 DATETIME(6), ts TIMESTAMP NULL DEFAULT NULL, ts6 TIMESTAMP(6) NULL DEFAULT NULL,
+  tm TIME, tm6 TIME(6), yr YEAR,
+  js JSON, en ENUM('a','b','c d','é'), st SET('x','y','z'),
+  b1 BIT(1), b8 BIT(8), b64 BIT(64),
+  gen_v INT AS (i + 1) VIRTUAL, gen_s VARCHAR(220) AS (CONCAT(vc, '!')) PERSISTENT
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+		"INSERT INTO " + t + ` (id) VALUES (1)`,
+		"INSERT INTO " + t + ` (id, ti, tiu, si, siu, mi, miu, i, iu, bi, biu, dec_full, dec_small, f, d, fp,
+  c, vc, tx, l1, l1t, asc_c, bin, vbin, bl, mbl, tbl, lbl, dt, dtm, dtm6, ts, ts6, tm, tm6, yr, js, en, st, b1, b8, b64) VALUES
+ (2, -128, 255, -32768, 65535, -8388608, 16777215, -2147483648, 4294967295, -9223372036854775808, 18446744073709551615,
+  '-12345678901234567890123456789012345.123456789012345678901234567890', 999.99, -3.40282e38, -1.7976931348623157e308, 1234.567,
+  'emoji😀', 'quote '' " \\ back\\slash 😀🎉', CONCAT('nul', CHAR(0), 'byte', REPEAT('x', 3000)), 0xE9E8E0FF, 0xC0FFEE, 'abc',
+  0x0001FF7F80000000, 0x00FF00FF27225C0A0D1A, 0x000102030405FEFF, REPEAT(0xAB, 70000), 0x00, 0x27,
+  '0000-00-00', '0000-00-00 00:00:00', '2024-02-29 23:59:59.999999', '1970-01-01 00:00:01', '2038-01-19 03:14:07.999999',
+  '-838:59:59', '838:59:59.000000', 1901, '{"a": [1, 2.5, "x\\u00e9"], "b": null, "c": {"d": true}}', 'é', 'x,z', b'1', b'10100101', 0xFFFFFFFFFFFFFFFF)`,
+		"INSERT INTO " + t + ` (id, ti, tiu, si, siu, mi, miu, i, iu, bi, biu, dec_full, dec_small, f, d, fp,
+  c, vc, tx, l1, l1t, asc_c, bin, vbin, bl, mbl, tbl, lbl, dt, dtm, dtm6, ts, ts6, tm, tm6, yr, js, en, st, b1, b8, b64) VALUES
+ (3, 127, 0, 32767, 0, 8388607, 0, 2147483647, 0, 9223372036854775807, 0,
+  '0.000000000000000000000000000001', 0, 1.17549e-38, 2.2250738585072014e-308, -0.001,
+  '', '', '', '', '', '', '', '', '', '', '', '',
+  '9999-12-31', '9999-12-31 23:59:59', '1000-01-01 00:00:00.000001', '2000-01-01 00:00:00', '2000-06-15 12:30:45.123456',
+  '00:00:00', '-00:00:00.000001', 2155, '[]', 'c d', '', b'0', b'0', 0)`,
+		"INSERT INTO " + t + ` (id, f, d, dtm, dt, yr, js, vc) VALUES (4, 0.1, 0.1, '2020-00-00 00:00:00', '2020-02-00', 0, '"str"', 'ok'),
+  (5, 3.14159, 3.141592653589793, '2021-13-45 00:00:00', '2019-00-15', 2000, '123.5', NULL)`,
+	}
+	return stmts
+}
+
+// typesTableRows is the number of rows typesTable inserts.
+const typesTableRows = 5
