@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -57,6 +58,7 @@ type (
 
 func queryStatusCommand(g *globals) *cobra.Command {
 	var sources []string
+	var watch time.Duration
 	cmd := &cobra.Command{
 		Use:   "query-status [TASK|task.yaml]",
 		Short: "Show tasks; with a task, each source's stage, unit, worker and errors",
@@ -70,11 +72,30 @@ func queryStatusCommand(g *globals) *cobra.Command {
 				}
 				req.Name = name
 			}
-			resp, err := call(g, func(ctx context.Context, c *rpc.Client) (*pb.QueryStatusResponse, error) {
-				return rpc.Call(ctx, c, func(ctx context.Context, a pb.AdminClient) (*pb.QueryStatusResponse, error) {
-					return a.QueryStatus(ctx, req)
+			query := func() (*pb.QueryStatusResponse, error) {
+				return call(g, func(ctx context.Context, c *rpc.Client) (*pb.QueryStatusResponse, error) {
+					return rpc.Call(ctx, c, func(ctx context.Context, a pb.AdminClient) (*pb.QueryStatusResponse, error) {
+						return a.QueryStatus(ctx, req)
+					})
 				})
-			})
+			}
+			if watch > 0 {
+				if req.Name == "" {
+					return fmt.Errorf("--watch needs a task name")
+				}
+				for {
+					resp, err := query()
+					if err != nil {
+						return err
+					}
+					printWatch(resp.Tasks[0], time.Now())
+					if settled(resp.Tasks[0]) {
+						return nil
+					}
+					time.Sleep(watch)
+				}
+			}
+			resp, err := query()
 			if err != nil {
 				return err
 			}
@@ -85,6 +106,7 @@ func queryStatusCommand(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringSliceVarP(&sources, "source", "s", nil, "only these sources")
+	cmd.Flags().DurationVarP(&watch, "watch", "w", 0, "refresh every interval (e.g. 1s) with a progress bar, until every subtask is finished, synced, paused or failed")
 	return cmd
 }
 
