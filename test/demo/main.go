@@ -73,7 +73,9 @@ block-allow-list:
 	show(tb, c, "operate-source", "create", src)
 	show(tb, c, "start-task", task)
 
-	step("full copy: waiting for the target to match the source")
+	step("full copy: live progress until the subtask is synced (or finished)")
+	show(tb, c, "query-status", "shop", "--watch", "500ms")
+	step("full copy: comparing the target with the source")
 	waitSame(ctx, tb, c, up, down, 120*time.Second)
 
 	if *mode == "all" {
