@@ -16,7 +16,9 @@ import (
 	"github.com/dmraft/dmraft/executor/sync/checkpoint"
 	"github.com/dmraft/dmraft/executor/sync/filter"
 	"github.com/dmraft/dmraft/executor/target"
+	"github.com/dmraft/dmraft/fsm"
 	"github.com/dmraft/dmraft/fsm/config"
+	pb "github.com/dmraft/dmraft/proto"
 )
 
 // UnitName is the name of the sync unit in marks and status.
@@ -27,6 +29,10 @@ type Deps struct {
 	Key    config.Key // decrypts source and target passwords
 	Now    func() time.Time
 	Logger zerolog.Logger
+	// View and Propose reach the FSM; shard mode (shard.go) needs both and
+	// is off without them.
+	View    func() *fsm.View
+	Propose func(ctx context.Context, cmd *pb.Command) (*pb.ApplyResult, error)
 }
 
 // Unit is the sync unit of one subtask.
@@ -65,6 +71,9 @@ func (u *Unit) Run(ctx context.Context) error {
 		err := u.runOnce(ctx)
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if errors.Is(err, errShardResume) {
+			continue
 		}
 		if errors.Is(err, target.ErrFenced) {
 			return &executor.Error{Code: "Fenced", Class: "internal", Message: "a newer owner of the source writes to the target", Err: err,
@@ -186,6 +195,10 @@ func (u *Unit) runOnce(ctx context.Context) error {
 		wcancel()
 		p.wg.Wait()
 	}()
+	shard := u.newShard(p, sdb)
+	if err := shard.start(ctx, resume); err != nil {
+		return err
+	}
 	go u.pollMaster(pctx, sdb, flavor)
 	u.prog.setStage("syncing")
 	u.log.Info().Str("start", start.String()).Int("workers", resume.Workers).Bool("gtid", rcfg.UseGTID).Msg("sync started")
@@ -208,7 +221,7 @@ func (u *Unit) runOnce(ctx context.Context) error {
 			}
 			return binlogError(u.task.Name, err)
 		}
-		if err := p.handle(pctx, ev); err != nil {
+		if err := shard.handle(pctx, p, ev); err != nil {
 			if cause := context.Cause(pctx); cause != nil && !errors.Is(cause, context.Canceled) {
 				return cause
 			}

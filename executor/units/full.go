@@ -85,12 +85,14 @@ func (u *fullUnit) Run(ctx context.Context) error {
 		return sourceError("list the tables to copy", err)
 	}
 	byID := map[string]*dump.Table{}
+	createDDLs := make([]string, 0, len(tables))
 	for _, t := range tables {
 		byID[t.ID()] = t
 		ddl, err := dump.ShowCreateTable(ctx, sdb, t)
 		if err != nil {
 			return sourceError("read the table definition", err)
 		}
+		createDDLs = append(createDDLs, ddl)
 		if err := retry(ctx, u.log, "create table", func() error { return store.CreateTableDeferred(ctx, t, ddl) }); err != nil {
 			if errors.Is(err, load.ErrSchemaMismatch) {
 				return &executor.Error{Code: "TargetSchemaMismatch", Class: "target", Message: "create target table", Err: err,
@@ -98,6 +100,10 @@ func (u *fullUnit) Run(ctx context.Context) error {
 			}
 			return targetError("create the target table", err)
 		}
+	}
+
+	if err := u.registerShards(ctx, tables, createDDLs); err != nil {
+		return err
 	}
 
 	var plan *load.Plan
