@@ -170,8 +170,11 @@ func (u *Unit) runOnce(ctx context.Context) error {
 	rcfg := binlog.Config{Flavor: flavor, Host: srcCfg.From.Host, Port: uint16(port), User: srcCfg.From.User, Password: pw,
 		ServerID: serverID(srcCfg.ServerID, u.task.Name, u.inst.SourceID), Start: start,
 		UseGTID: srcCfg.EnableGTID && start.GTID != "" && start.Name == ""}
-	reader, err := binlog.Open(rcfg)
+	reader, err := binlog.OpenContext(ctx, rcfg)
 	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		return binlogError(u.task.Name, err)
 	}
 	defer reader.Close()

@@ -206,3 +206,11 @@ func (n *Node) LogTail(lines int) string {
 	}
 	return strings.Join(all, "\n")
 }
+
+// PID returns the process id, or 0 when the node is not running.
+func (n *Node) PID() int {
+	if !n.Running() {
+		return 0
+	}
+	return n.cmd.Process.Pid
+}

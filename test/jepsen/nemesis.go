@@ -91,11 +91,12 @@ func (n *nemesis) pick(target string) *harness.Node {
 func (n *nemesis) one() {
 	kind := n.kinds[n.rng.Intn(len(n.kinds))]
 	targets := []string{"random", "leader", "bound"}
-	w := Window{Kind: kind, Target: targets[n.rng.Intn(len(targets))], Start: time.Now()}
-	victim := n.pick(w.Target)
+	w := Window{Kind: kind, Target: targets[n.rng.Intn(len(targets))]}
+	victim := n.pick(w.Target) // asks the cluster, which may take a while
 	if victim == nil {
 		return
 	}
+	w.Start = time.Now() // the fault starts now, not before the question
 	w.Nodes = []string{victim.Name}
 	var heal func() error
 	switch kind {

@@ -94,6 +94,32 @@ func Open(cfg Config) (*Reader, error) {
 	return r, nil
 }
 
+// OpenContext is Open that gives up when ctx ends: connecting to a source
+// that does not answer (a partition) must not keep a cancelled unit alive.
+// A connection that completes after ctx ended is closed.
+func OpenContext(ctx context.Context, cfg Config) (*Reader, error) {
+	type opened struct {
+		r   *Reader
+		err error
+	}
+	ch := make(chan opened, 1)
+	go func() {
+		r, err := Open(cfg)
+		ch <- opened{r, err}
+	}()
+	select {
+	case o := <-ch:
+		return o.r, o.err
+	case <-ctx.Done():
+		go func() {
+			if o := <-ch; o.r != nil {
+				o.r.Close()
+			}
+		}()
+		return nil, ctx.Err()
+	}
+}
+
 // Close ends the connection without waiting. go-mysql's Close dials the
 // source once more to KILL the dump thread; when the source is unreachable
 // (a partition, a dead server) that dial blocks until it times out, and the
