@@ -63,3 +63,13 @@ jepsen-short: build
 # the same >= 500 MB sysbench-like data (DMRAFT_BENCH_ROWS x DMRAFT_BENCH_TABLES).
 bench-full: build
 	DMRAFT_BENCH_FULL=1 $(GO) test -count=1 -timeout 90m -run '^TestBenchFull$$' -v ./test/full/
+
+# bench-sync: one sysbench binlog backlog (>= 1M row changes) replayed by
+# dmraft (3 nodes, batch default and 1) and by MariaDB replicas (single-
+# threaded and slave_parallel_threads=4 optimistic), then steady-state lag.
+# BENCH_SYNC_ARGS=-quick for a small run (see go run ./test/bench/sync -h).
+BENCH_SYNC_ARGS ?=
+.PHONY: bench-sync
+bench-sync: build
+	@command -v sysbench >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq sysbench)
+	$(GO) run ./test/bench/sync $(BENCH_SYNC_ARGS)
