@@ -13,6 +13,9 @@ type Error struct {
 	Message    string
 	Workaround string
 	Err        error
+	// Position is the binlog position of the DDL the sync unit paused at
+	// (for `dmctl binlog skip|replace`); empty otherwise.
+	Position string
 }
 
 func (e *Error) Error() string {
@@ -28,7 +31,7 @@ func (e *Error) Unwrap() error { return e.Err }
 func subtaskError(unit string, err error) *pb.SubtaskError {
 	var e *Error
 	if errors.As(err, &e) {
-		return &pb.SubtaskError{Code: e.Code, Class: e.Class, Message: e.Error(), Workaround: e.Workaround, Unit: unit}
+		return &pb.SubtaskError{Code: e.Code, Class: e.Class, Message: e.Error(), Workaround: e.Workaround, Unit: unit, BinlogPosition: e.Position}
 	}
 	return &pb.SubtaskError{Code: "Unknown", Class: "internal", Message: err.Error(),
 		Workaround: "fix the cause, then `dmctl resume-task TASK`", Unit: unit}

@@ -24,6 +24,7 @@ func init() {
 	register(pb.CommandType_PUT_SHARD_LOCK, func() *pb.PutShardLock { return &pb.PutShardLock{} }, applyPutShardLock)
 	register(pb.CommandType_PUT_SHARD_OPERATION, func() *pb.PutShardOperation { return &pb.PutShardOperation{} }, applyPutShardOperation)
 	register(pb.CommandType_REMOVE_SHARD_LOCK, func() *pb.RemoveShardLock { return &pb.RemoveShardLock{} }, applyRemoveShardLock)
+	register(pb.CommandType_SET_BINLOG_OPERATOR, func() *pb.SetBinlogOperator { return &pb.SetBinlogOperator{} }, applySetBinlogOperator)
 }
 
 func clone[T proto.Message](m T) T { return proto.Clone(m).(T) }
@@ -372,5 +373,33 @@ func applyRemoveShardLock(v *View, c *pb.RemoveShardLock, _ int64) *pb.ApplyResu
 			delete(v.ShardOperations, k)
 		}
 	}
+	return ok()
+}
+
+// applySetBinlogOperator sets (or, with no operator, clears) the `dmctl
+// binlog skip|replace` operator of a subtask. The sync unit applies it to
+// the DDL at the operator's position.
+func applySetBinlogOperator(v *View, c *pb.SetBinlogOperator, now int64) *pb.ApplyResult {
+	if _, found := v.Tasks[c.Task]; !found {
+		return fail(CodeTaskNotFound, "task %q does not exist", c.Task)
+	}
+	st, found := v.Subtasks[SubtaskKey{c.Task, c.SourceId}]
+	if !found {
+		return fail(CodeSubtaskNotFound, "task %q has no subtask on source %q", c.Task, c.SourceId)
+	}
+	if op := c.GetOperator(); op != nil {
+		switch {
+		case op.Op != "skip" && op.Op != "replace":
+			return fail(CodeInvalidCommand, "binlog operator %q: use skip or replace", op.Op)
+		case op.Position == "":
+			return fail(CodeInvalidCommand, "a binlog operator needs the position of its DDL")
+		case op.Op == "replace" && len(op.Statements) == 0:
+			return fail(CodeInvalidCommand, "binlog replace needs statements")
+		}
+	}
+	st = clone(st)
+	st.BinlogOperator = c.GetOperator()
+	st.UpdatedUnixMs = now
+	v.Subtasks[SubtaskKey{c.Task, c.SourceId}] = st
 	return ok()
 }

@@ -124,6 +124,7 @@ func commandTables() map[pb.CommandType][]commandCase {
 		pb.CommandType_PUT_SHARD_LOCK:       putShardLockCases(),
 		pb.CommandType_PUT_SHARD_OPERATION:  putShardOperationCases(),
 		pb.CommandType_REMOVE_SHARD_LOCK:    removeShardLockCases(),
+		pb.CommandType_SET_BINLOG_OPERATOR:  setBinlogOperatorCases(),
 	}
 }
 
@@ -1117,6 +1118,72 @@ func removeShardLockCases() []commandCase {
 			}),
 			body: &pb.RemoveShardLock{Id: "L1", Version: 1},
 			code: CodeStaleRevision, msg: []string{`"L1"`, "version 1", "version 2"},
+		},
+	}
+}
+
+func setBinlogOperatorCases() []commandCase {
+	skip := &pb.BinlogOperator{Op: "skip", Position: "mysql-bin.000001:1234"}
+	set := func(op *pb.BinlogOperator) func(t *testing.T, _ *pb.ApplyResult, before, after *View) {
+		return func(t *testing.T, _ *pb.ApplyResult, before, after *View) {
+			t.Helper()
+			for k, old := range before.Subtasks {
+				got := after.Subtasks[k]
+				if k.Source != "s1" {
+					requireProto(t, "untouched subtask "+k.Source, old, got)
+					continue
+				}
+				want := proto.Clone(old).(*pb.Subtask)
+				want.BinlogOperator, want.UpdatedUnixMs = op, nowAt(after.Index)
+				requireProto(t, "subtask "+k.Source, want, got)
+			}
+			requireUnchangedExcept(t, before, after, kindSubtasks)
+		}
+	}
+	withSkip := then(func(h *harness) {
+		h.must(pb.CommandType_SET_BINLOG_OPERATOR, &pb.SetBinlogOperator{Task: "t1", SourceId: "s1", Operator: skip})
+	})
+	replace := &pb.BinlogOperator{Op: "replace", Position: "mysql-bin.000001:1234", Statements: []string{"ALTER TABLE t ADD c BIGINT"}}
+	return []commandCase{
+		{
+			name: "set skip", setup: cluster,
+			body:  &pb.SetBinlogOperator{Task: "t1", SourceId: "s1", Operator: skip},
+			check: set(skip),
+		},
+		{
+			name: "replace overwrites", setup: withSkip,
+			body:  &pb.SetBinlogOperator{Task: "t1", SourceId: "s1", Operator: replace},
+			check: set(replace),
+		},
+		{
+			name: "clear", setup: withSkip,
+			body:  &pb.SetBinlogOperator{Task: "t1", SourceId: "s1"},
+			check: set(nil),
+		},
+		{
+			name: "unknown task", setup: cluster,
+			body: &pb.SetBinlogOperator{Task: "t9", SourceId: "s1", Operator: skip},
+			code: CodeTaskNotFound, msg: []string{`"t9"`},
+		},
+		{
+			name: "unknown subtask", setup: cluster,
+			body: &pb.SetBinlogOperator{Task: "t1", SourceId: "s3", Operator: skip},
+			code: CodeSubtaskNotFound, msg: []string{`"s3"`},
+		},
+		{
+			name: "bad op", setup: cluster,
+			body: &pb.SetBinlogOperator{Task: "t1", SourceId: "s1", Operator: &pb.BinlogOperator{Op: "drop", Position: "p"}},
+			code: CodeInvalidCommand, msg: []string{`"drop"`},
+		},
+		{
+			name: "no position", setup: cluster,
+			body: &pb.SetBinlogOperator{Task: "t1", SourceId: "s1", Operator: &pb.BinlogOperator{Op: "skip"}},
+			code: CodeInvalidCommand, msg: []string{"position"},
+		},
+		{
+			name: "replace without statements", setup: cluster,
+			body: &pb.SetBinlogOperator{Task: "t1", SourceId: "s1", Operator: &pb.BinlogOperator{Op: "replace", Position: "p"}},
+			code: CodeInvalidCommand, msg: []string{"statements"},
 		},
 	}
 }

@@ -170,6 +170,16 @@ func (g *logGenerator) next(v *View) (pb.CommandType, proto.Message) {
 		return typ, &pb.PutShardOperation{Operation: op}
 	case pb.CommandType_REMOVE_SHARD_LOCK:
 		return typ, &pb.RemoveShardLock{Id: g.lock()}
+	case pb.CommandType_SET_BINLOG_OPERATOR:
+		task, s := g.subtask(v)
+		c := &pb.SetBinlogOperator{Task: task, SourceId: s}
+		if g.r.IntN(4) > 0 {
+			c.Operator = &pb.BinlogOperator{Op: []string{"skip", "replace", "bogus"}[g.r.IntN(3)], Position: fmt.Sprintf("bin.1:%d", g.r.IntN(1000))}
+			if g.r.IntN(2) == 0 {
+				c.Operator.Statements = []string{"ALTER TABLE t ADD c INT"}
+			}
+		}
+		return typ, c
 	}
 	panic(fmt.Sprintf("logGenerator: no generator for %v", typ))
 }

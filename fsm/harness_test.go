@@ -182,8 +182,12 @@ func (h *harness) fullState() {
 		}
 		h.must(pb.CommandType_REPORT_SUBTASK_ERROR, &pb.ReportSubtaskError{
 			Task: "t1", SourceId: src, Epoch: h.epoch(src),
-			Error: &pb.SubtaskError{Code: "38032", Class: "sync-unit", Message: "duplicate entry", Workaround: "check the target", Unit: "sync", Revision: 2},
+			Error: &pb.SubtaskError{Code: "38032", Class: "sync-unit", Message: "duplicate entry", Workaround: "check the target", Unit: "sync", Revision: 2,
+				BinlogPosition: "mysql-bin.000003:4567"},
 		})
+		h.must(pb.CommandType_SET_BINLOG_OPERATOR, &pb.SetBinlogOperator{Task: "t1", SourceId: src, Operator: &pb.BinlogOperator{
+			Op: "replace", Position: "mysql-bin.000003:4567", Statements: []string{"ALTER TABLE tb ADD c BIGINT"},
+		}})
 	}
 	h.must(pb.CommandType_PUT_SHARD_INFO, &pb.PutShardInfo{Info: &pb.ShardInfo{
 		Task: "t1", SourceId: "s1", UpstreamSchema: "shard_1", UpstreamTable: "tb_1",

@@ -1977,6 +1977,212 @@ func (x *ShardDDLLockResponse) GetLocksJson() []byte {
 	return nil
 }
 
+// BinlogRequest is `dmctl binlog skip|replace TASK`: the DDL at which a
+// subtask is paused is skipped or replaced, and the subtask resumes.
+type BinlogRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Op            string                 `protobuf:"bytes,1,opt,name=op,proto3" json:"op,omitempty"` // skip | replace
+	Task          string                 `protobuf:"bytes,2,opt,name=task,proto3" json:"task,omitempty"`
+	Sources       []string               `protobuf:"bytes,3,rep,name=sources,proto3" json:"sources,omitempty"`       // empty: every subtask paused at a DDL
+	Statements    []string               `protobuf:"bytes,4,rep,name=statements,proto3" json:"statements,omitempty"` // replace
+	Position      string                 `protobuf:"bytes,5,opt,name=position,proto3" json:"position,omitempty"`     // empty: the position the subtask is paused at
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BinlogRequest) Reset() {
+	*x = BinlogRequest{}
+	mi := &file_admin_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BinlogRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BinlogRequest) ProtoMessage() {}
+
+func (x *BinlogRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_admin_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BinlogRequest.ProtoReflect.Descriptor instead.
+func (*BinlogRequest) Descriptor() ([]byte, []int) {
+	return file_admin_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *BinlogRequest) GetOp() string {
+	if x != nil {
+		return x.Op
+	}
+	return ""
+}
+
+func (x *BinlogRequest) GetTask() string {
+	if x != nil {
+		return x.Task
+	}
+	return ""
+}
+
+func (x *BinlogRequest) GetSources() []string {
+	if x != nil {
+		return x.Sources
+	}
+	return nil
+}
+
+func (x *BinlogRequest) GetStatements() []string {
+	if x != nil {
+		return x.Statements
+	}
+	return nil
+}
+
+func (x *BinlogRequest) GetPosition() string {
+	if x != nil {
+		return x.Position
+	}
+	return ""
+}
+
+type BinlogResult struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SourceId      string                 `protobuf:"bytes,1,opt,name=source_id,json=sourceId,proto3" json:"source_id,omitempty"`
+	Worker        string                 `protobuf:"bytes,2,opt,name=worker,proto3" json:"worker,omitempty"`
+	Position      string                 `protobuf:"bytes,3,opt,name=position,proto3" json:"position,omitempty"`
+	Result        string                 `protobuf:"bytes,4,opt,name=result,proto3" json:"result,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BinlogResult) Reset() {
+	*x = BinlogResult{}
+	mi := &file_admin_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BinlogResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BinlogResult) ProtoMessage() {}
+
+func (x *BinlogResult) ProtoReflect() protoreflect.Message {
+	mi := &file_admin_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BinlogResult.ProtoReflect.Descriptor instead.
+func (*BinlogResult) Descriptor() ([]byte, []int) {
+	return file_admin_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *BinlogResult) GetSourceId() string {
+	if x != nil {
+		return x.SourceId
+	}
+	return ""
+}
+
+func (x *BinlogResult) GetWorker() string {
+	if x != nil {
+		return x.Worker
+	}
+	return ""
+}
+
+func (x *BinlogResult) GetPosition() string {
+	if x != nil {
+		return x.Position
+	}
+	return ""
+}
+
+func (x *BinlogResult) GetResult() string {
+	if x != nil {
+		return x.Result
+	}
+	return ""
+}
+
+type BinlogResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Task          string                 `protobuf:"bytes,1,opt,name=task,proto3" json:"task,omitempty"`
+	Op            string                 `protobuf:"bytes,2,opt,name=op,proto3" json:"op,omitempty"`
+	Subtasks      []*BinlogResult        `protobuf:"bytes,3,rep,name=subtasks,proto3" json:"subtasks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BinlogResponse) Reset() {
+	*x = BinlogResponse{}
+	mi := &file_admin_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BinlogResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BinlogResponse) ProtoMessage() {}
+
+func (x *BinlogResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_admin_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BinlogResponse.ProtoReflect.Descriptor instead.
+func (*BinlogResponse) Descriptor() ([]byte, []int) {
+	return file_admin_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *BinlogResponse) GetTask() string {
+	if x != nil {
+		return x.Task
+	}
+	return ""
+}
+
+func (x *BinlogResponse) GetOp() string {
+	if x != nil {
+		return x.Op
+	}
+	return ""
+}
+
+func (x *BinlogResponse) GetSubtasks() []*BinlogResult {
+	if x != nil {
+		return x.Subtasks
+	}
+	return nil
+}
+
 var File_admin_proto protoreflect.FileDescriptor
 
 const file_admin_proto_rawDesc = "" +
@@ -2125,7 +2331,24 @@ const file_admin_proto_rawDesc = "" +
 	"\fforce_remove\x18\x04 \x01(\bR\vforceRemove\"5\n" +
 	"\x14ShardDDLLockResponse\x12\x1d\n" +
 	"\n" +
-	"locks_json\x18\x01 \x01(\fR\tlocksJson2\xed\a\n" +
+	"locks_json\x18\x01 \x01(\fR\tlocksJson\"\x89\x01\n" +
+	"\rBinlogRequest\x12\x0e\n" +
+	"\x02op\x18\x01 \x01(\tR\x02op\x12\x12\n" +
+	"\x04task\x18\x02 \x01(\tR\x04task\x12\x18\n" +
+	"\asources\x18\x03 \x03(\tR\asources\x12\x1e\n" +
+	"\n" +
+	"statements\x18\x04 \x03(\tR\n" +
+	"statements\x12\x1a\n" +
+	"\bposition\x18\x05 \x01(\tR\bposition\"w\n" +
+	"\fBinlogResult\x12\x1b\n" +
+	"\tsource_id\x18\x01 \x01(\tR\bsourceId\x12\x16\n" +
+	"\x06worker\x18\x02 \x01(\tR\x06worker\x12\x1a\n" +
+	"\bposition\x18\x03 \x01(\tR\bposition\x12\x16\n" +
+	"\x06result\x18\x04 \x01(\tR\x06result\"j\n" +
+	"\x0eBinlogResponse\x12\x12\n" +
+	"\x04task\x18\x01 \x01(\tR\x04task\x12\x0e\n" +
+	"\x02op\x18\x02 \x01(\tR\x02op\x124\n" +
+	"\bsubtasks\x18\x03 \x03(\v2\x18.dmraft.rpc.BinlogResultR\bsubtasks2\xae\b\n" +
 	"\x05Admin\x12T\n" +
 	"\rOperateSource\x12 .dmraft.rpc.OperateSourceRequest\x1a!.dmraft.rpc.OperateSourceResponse\x12C\n" +
 	"\tStartTask\x12\x1c.dmraft.rpc.StartTaskRequest\x1a\x18.dmraft.rpc.TaskResponse\x12D\n" +
@@ -2142,7 +2365,8 @@ const file_admin_proto_rawDesc = "" +
 	"\rOfflineMember\x12 .dmraft.rpc.OfflineMemberRequest\x1a!.dmraft.rpc.OfflineMemberResponse\x12W\n" +
 	"\x0eTransferSource\x12!.dmraft.rpc.TransferSourceRequest\x1a\".dmraft.rpc.TransferSourceResponse\x12T\n" +
 	"\rOperateLeader\x12 .dmraft.rpc.OperateLeaderRequest\x1a!.dmraft.rpc.OperateLeaderResponse\x12Q\n" +
-	"\fShardDDLLock\x12\x1f.dmraft.rpc.ShardDDLLockRequest\x1a .dmraft.rpc.ShardDDLLockResponse2\x8b\x02\n" +
+	"\fShardDDLLock\x12\x1f.dmraft.rpc.ShardDDLLockRequest\x1a .dmraft.rpc.ShardDDLLockResponse\x12?\n" +
+	"\x06Binlog\x12\x19.dmraft.rpc.BinlogRequest\x1a\x1a.dmraft.rpc.BinlogResponse2\x8b\x02\n" +
 	"\x04Node\x127\n" +
 	"\aPropose\x12\x13.dmraft.fsm.Command\x1a\x17.dmraft.fsm.ApplyResult\x129\n" +
 	"\x04Join\x12\x17.dmraft.rpc.JoinRequest\x1a\x18.dmraft.rpc.JoinResponse\x12<\n" +
@@ -2161,7 +2385,7 @@ func file_admin_proto_rawDescGZIP() []byte {
 	return file_admin_proto_rawDescData
 }
 
-var file_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
+var file_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_admin_proto_goTypes = []any{
 	(*OperateSourceRequest)(nil),   // 0: dmraft.rpc.OperateSourceRequest
 	(*SourceStatus)(nil),           // 1: dmraft.rpc.SourceStatus
@@ -2195,66 +2419,72 @@ var file_admin_proto_goTypes = []any{
 	(*RunnerStatusResponse)(nil),   // 29: dmraft.rpc.RunnerStatusResponse
 	(*ShardDDLLockRequest)(nil),    // 30: dmraft.rpc.ShardDDLLockRequest
 	(*ShardDDLLockResponse)(nil),   // 31: dmraft.rpc.ShardDDLLockResponse
-	(*SubtaskError)(nil),           // 32: dmraft.fsm.SubtaskError
-	(*UnitMark)(nil),               // 33: dmraft.fsm.UnitMark
-	(*Node)(nil),                   // 34: dmraft.fsm.Node
-	(*Command)(nil),                // 35: dmraft.fsm.Command
-	(*ApplyResult)(nil),            // 36: dmraft.fsm.ApplyResult
+	(*BinlogRequest)(nil),          // 32: dmraft.rpc.BinlogRequest
+	(*BinlogResult)(nil),           // 33: dmraft.rpc.BinlogResult
+	(*BinlogResponse)(nil),         // 34: dmraft.rpc.BinlogResponse
+	(*SubtaskError)(nil),           // 35: dmraft.fsm.SubtaskError
+	(*UnitMark)(nil),               // 36: dmraft.fsm.UnitMark
+	(*Node)(nil),                   // 37: dmraft.fsm.Node
+	(*Command)(nil),                // 38: dmraft.fsm.Command
+	(*ApplyResult)(nil),            // 39: dmraft.fsm.ApplyResult
 }
 var file_admin_proto_depIdxs = []int32{
 	1,  // 0: dmraft.rpc.OperateSourceResponse.sources:type_name -> dmraft.rpc.SourceStatus
 	4,  // 1: dmraft.rpc.TaskResponse.subtasks:type_name -> dmraft.rpc.SubtaskResult
 	13, // 2: dmraft.rpc.TaskResponse.warnings:type_name -> dmraft.rpc.CheckItem
-	32, // 3: dmraft.rpc.RunnerStatus.error:type_name -> dmraft.fsm.SubtaskError
-	33, // 4: dmraft.rpc.SubtaskStatus.finished_units:type_name -> dmraft.fsm.UnitMark
-	32, // 5: dmraft.rpc.SubtaskStatus.last_error:type_name -> dmraft.fsm.SubtaskError
+	35, // 3: dmraft.rpc.RunnerStatus.error:type_name -> dmraft.fsm.SubtaskError
+	36, // 4: dmraft.rpc.SubtaskStatus.finished_units:type_name -> dmraft.fsm.UnitMark
+	35, // 5: dmraft.rpc.SubtaskStatus.last_error:type_name -> dmraft.fsm.SubtaskError
 	8,  // 6: dmraft.rpc.SubtaskStatus.runner:type_name -> dmraft.rpc.RunnerStatus
 	9,  // 7: dmraft.rpc.TaskStatus.subtasks:type_name -> dmraft.rpc.SubtaskStatus
 	10, // 8: dmraft.rpc.QueryStatusResponse.tasks:type_name -> dmraft.rpc.TaskStatus
 	13, // 9: dmraft.rpc.CheckTaskResponse.items:type_name -> dmraft.rpc.CheckItem
 	16, // 10: dmraft.rpc.ListMemberResponse.members:type_name -> dmraft.rpc.Member
-	34, // 11: dmraft.rpc.JoinRequest.node:type_name -> dmraft.fsm.Node
-	34, // 12: dmraft.rpc.JoinResponse.nodes:type_name -> dmraft.fsm.Node
+	37, // 11: dmraft.rpc.JoinRequest.node:type_name -> dmraft.fsm.Node
+	37, // 12: dmraft.rpc.JoinResponse.nodes:type_name -> dmraft.fsm.Node
 	8,  // 13: dmraft.rpc.RunnerStatusResponse.runners:type_name -> dmraft.rpc.RunnerStatus
-	0,  // 14: dmraft.rpc.Admin.OperateSource:input_type -> dmraft.rpc.OperateSourceRequest
-	3,  // 15: dmraft.rpc.Admin.StartTask:input_type -> dmraft.rpc.StartTaskRequest
-	3,  // 16: dmraft.rpc.Admin.UpdateTask:input_type -> dmraft.rpc.StartTaskRequest
-	6,  // 17: dmraft.rpc.Admin.StopTask:input_type -> dmraft.rpc.TaskOpRequest
-	6,  // 18: dmraft.rpc.Admin.PauseTask:input_type -> dmraft.rpc.TaskOpRequest
-	6,  // 19: dmraft.rpc.Admin.ResumeTask:input_type -> dmraft.rpc.TaskOpRequest
-	7,  // 20: dmraft.rpc.Admin.QueryStatus:input_type -> dmraft.rpc.QueryStatusRequest
-	12, // 21: dmraft.rpc.Admin.CheckTask:input_type -> dmraft.rpc.CheckTaskRequest
-	15, // 22: dmraft.rpc.Admin.ListMember:input_type -> dmraft.rpc.ListMemberRequest
-	18, // 23: dmraft.rpc.Admin.OfflineMember:input_type -> dmraft.rpc.OfflineMemberRequest
-	20, // 24: dmraft.rpc.Admin.TransferSource:input_type -> dmraft.rpc.TransferSourceRequest
-	22, // 25: dmraft.rpc.Admin.OperateLeader:input_type -> dmraft.rpc.OperateLeaderRequest
-	30, // 26: dmraft.rpc.Admin.ShardDDLLock:input_type -> dmraft.rpc.ShardDDLLockRequest
-	35, // 27: dmraft.rpc.Node.Propose:input_type -> dmraft.fsm.Command
-	24, // 28: dmraft.rpc.Node.Join:input_type -> dmraft.rpc.JoinRequest
-	26, // 29: dmraft.rpc.Node.Lease:input_type -> dmraft.rpc.LeaseRequest
-	28, // 30: dmraft.rpc.Node.RunnerStatus:input_type -> dmraft.rpc.RunnerStatusRequest
-	2,  // 31: dmraft.rpc.Admin.OperateSource:output_type -> dmraft.rpc.OperateSourceResponse
-	5,  // 32: dmraft.rpc.Admin.StartTask:output_type -> dmraft.rpc.TaskResponse
-	5,  // 33: dmraft.rpc.Admin.UpdateTask:output_type -> dmraft.rpc.TaskResponse
-	5,  // 34: dmraft.rpc.Admin.StopTask:output_type -> dmraft.rpc.TaskResponse
-	5,  // 35: dmraft.rpc.Admin.PauseTask:output_type -> dmraft.rpc.TaskResponse
-	5,  // 36: dmraft.rpc.Admin.ResumeTask:output_type -> dmraft.rpc.TaskResponse
-	11, // 37: dmraft.rpc.Admin.QueryStatus:output_type -> dmraft.rpc.QueryStatusResponse
-	14, // 38: dmraft.rpc.Admin.CheckTask:output_type -> dmraft.rpc.CheckTaskResponse
-	17, // 39: dmraft.rpc.Admin.ListMember:output_type -> dmraft.rpc.ListMemberResponse
-	19, // 40: dmraft.rpc.Admin.OfflineMember:output_type -> dmraft.rpc.OfflineMemberResponse
-	21, // 41: dmraft.rpc.Admin.TransferSource:output_type -> dmraft.rpc.TransferSourceResponse
-	23, // 42: dmraft.rpc.Admin.OperateLeader:output_type -> dmraft.rpc.OperateLeaderResponse
-	31, // 43: dmraft.rpc.Admin.ShardDDLLock:output_type -> dmraft.rpc.ShardDDLLockResponse
-	36, // 44: dmraft.rpc.Node.Propose:output_type -> dmraft.fsm.ApplyResult
-	25, // 45: dmraft.rpc.Node.Join:output_type -> dmraft.rpc.JoinResponse
-	27, // 46: dmraft.rpc.Node.Lease:output_type -> dmraft.rpc.LeaseResponse
-	29, // 47: dmraft.rpc.Node.RunnerStatus:output_type -> dmraft.rpc.RunnerStatusResponse
-	31, // [31:48] is the sub-list for method output_type
-	14, // [14:31] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	33, // 14: dmraft.rpc.BinlogResponse.subtasks:type_name -> dmraft.rpc.BinlogResult
+	0,  // 15: dmraft.rpc.Admin.OperateSource:input_type -> dmraft.rpc.OperateSourceRequest
+	3,  // 16: dmraft.rpc.Admin.StartTask:input_type -> dmraft.rpc.StartTaskRequest
+	3,  // 17: dmraft.rpc.Admin.UpdateTask:input_type -> dmraft.rpc.StartTaskRequest
+	6,  // 18: dmraft.rpc.Admin.StopTask:input_type -> dmraft.rpc.TaskOpRequest
+	6,  // 19: dmraft.rpc.Admin.PauseTask:input_type -> dmraft.rpc.TaskOpRequest
+	6,  // 20: dmraft.rpc.Admin.ResumeTask:input_type -> dmraft.rpc.TaskOpRequest
+	7,  // 21: dmraft.rpc.Admin.QueryStatus:input_type -> dmraft.rpc.QueryStatusRequest
+	12, // 22: dmraft.rpc.Admin.CheckTask:input_type -> dmraft.rpc.CheckTaskRequest
+	15, // 23: dmraft.rpc.Admin.ListMember:input_type -> dmraft.rpc.ListMemberRequest
+	18, // 24: dmraft.rpc.Admin.OfflineMember:input_type -> dmraft.rpc.OfflineMemberRequest
+	20, // 25: dmraft.rpc.Admin.TransferSource:input_type -> dmraft.rpc.TransferSourceRequest
+	22, // 26: dmraft.rpc.Admin.OperateLeader:input_type -> dmraft.rpc.OperateLeaderRequest
+	30, // 27: dmraft.rpc.Admin.ShardDDLLock:input_type -> dmraft.rpc.ShardDDLLockRequest
+	32, // 28: dmraft.rpc.Admin.Binlog:input_type -> dmraft.rpc.BinlogRequest
+	38, // 29: dmraft.rpc.Node.Propose:input_type -> dmraft.fsm.Command
+	24, // 30: dmraft.rpc.Node.Join:input_type -> dmraft.rpc.JoinRequest
+	26, // 31: dmraft.rpc.Node.Lease:input_type -> dmraft.rpc.LeaseRequest
+	28, // 32: dmraft.rpc.Node.RunnerStatus:input_type -> dmraft.rpc.RunnerStatusRequest
+	2,  // 33: dmraft.rpc.Admin.OperateSource:output_type -> dmraft.rpc.OperateSourceResponse
+	5,  // 34: dmraft.rpc.Admin.StartTask:output_type -> dmraft.rpc.TaskResponse
+	5,  // 35: dmraft.rpc.Admin.UpdateTask:output_type -> dmraft.rpc.TaskResponse
+	5,  // 36: dmraft.rpc.Admin.StopTask:output_type -> dmraft.rpc.TaskResponse
+	5,  // 37: dmraft.rpc.Admin.PauseTask:output_type -> dmraft.rpc.TaskResponse
+	5,  // 38: dmraft.rpc.Admin.ResumeTask:output_type -> dmraft.rpc.TaskResponse
+	11, // 39: dmraft.rpc.Admin.QueryStatus:output_type -> dmraft.rpc.QueryStatusResponse
+	14, // 40: dmraft.rpc.Admin.CheckTask:output_type -> dmraft.rpc.CheckTaskResponse
+	17, // 41: dmraft.rpc.Admin.ListMember:output_type -> dmraft.rpc.ListMemberResponse
+	19, // 42: dmraft.rpc.Admin.OfflineMember:output_type -> dmraft.rpc.OfflineMemberResponse
+	21, // 43: dmraft.rpc.Admin.TransferSource:output_type -> dmraft.rpc.TransferSourceResponse
+	23, // 44: dmraft.rpc.Admin.OperateLeader:output_type -> dmraft.rpc.OperateLeaderResponse
+	31, // 45: dmraft.rpc.Admin.ShardDDLLock:output_type -> dmraft.rpc.ShardDDLLockResponse
+	34, // 46: dmraft.rpc.Admin.Binlog:output_type -> dmraft.rpc.BinlogResponse
+	39, // 47: dmraft.rpc.Node.Propose:output_type -> dmraft.fsm.ApplyResult
+	25, // 48: dmraft.rpc.Node.Join:output_type -> dmraft.rpc.JoinResponse
+	27, // 49: dmraft.rpc.Node.Lease:output_type -> dmraft.rpc.LeaseResponse
+	29, // 50: dmraft.rpc.Node.RunnerStatus:output_type -> dmraft.rpc.RunnerStatusResponse
+	33, // [33:51] is the sub-list for method output_type
+	15, // [15:33] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_admin_proto_init() }
@@ -2269,7 +2499,7 @@ func file_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_admin_proto_rawDesc), len(file_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   32,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

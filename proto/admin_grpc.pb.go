@@ -35,6 +35,7 @@ const (
 	Admin_TransferSource_FullMethodName = "/dmraft.rpc.Admin/TransferSource"
 	Admin_OperateLeader_FullMethodName  = "/dmraft.rpc.Admin/OperateLeader"
 	Admin_ShardDDLLock_FullMethodName   = "/dmraft.rpc.Admin/ShardDDLLock"
+	Admin_Binlog_FullMethodName         = "/dmraft.rpc.Admin/Binlog"
 )
 
 // AdminClient is the client API for Admin service.
@@ -54,6 +55,7 @@ type AdminClient interface {
 	TransferSource(ctx context.Context, in *TransferSourceRequest, opts ...grpc.CallOption) (*TransferSourceResponse, error)
 	OperateLeader(ctx context.Context, in *OperateLeaderRequest, opts ...grpc.CallOption) (*OperateLeaderResponse, error)
 	ShardDDLLock(ctx context.Context, in *ShardDDLLockRequest, opts ...grpc.CallOption) (*ShardDDLLockResponse, error)
+	Binlog(ctx context.Context, in *BinlogRequest, opts ...grpc.CallOption) (*BinlogResponse, error)
 }
 
 type adminClient struct {
@@ -194,6 +196,16 @@ func (c *adminClient) ShardDDLLock(ctx context.Context, in *ShardDDLLockRequest,
 	return out, nil
 }
 
+func (c *adminClient) Binlog(ctx context.Context, in *BinlogRequest, opts ...grpc.CallOption) (*BinlogResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BinlogResponse)
+	err := c.cc.Invoke(ctx, Admin_Binlog_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServer is the server API for Admin service.
 // All implementations must embed UnimplementedAdminServer
 // for forward compatibility.
@@ -211,6 +223,7 @@ type AdminServer interface {
 	TransferSource(context.Context, *TransferSourceRequest) (*TransferSourceResponse, error)
 	OperateLeader(context.Context, *OperateLeaderRequest) (*OperateLeaderResponse, error)
 	ShardDDLLock(context.Context, *ShardDDLLockRequest) (*ShardDDLLockResponse, error)
+	Binlog(context.Context, *BinlogRequest) (*BinlogResponse, error)
 	mustEmbedUnimplementedAdminServer()
 }
 
@@ -259,6 +272,9 @@ func (UnimplementedAdminServer) OperateLeader(context.Context, *OperateLeaderReq
 }
 func (UnimplementedAdminServer) ShardDDLLock(context.Context, *ShardDDLLockRequest) (*ShardDDLLockResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method ShardDDLLock not implemented")
+}
+func (UnimplementedAdminServer) Binlog(context.Context, *BinlogRequest) (*BinlogResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Binlog not implemented")
 }
 func (UnimplementedAdminServer) mustEmbedUnimplementedAdminServer() {}
 func (UnimplementedAdminServer) testEmbeddedByValue()               {}
@@ -515,6 +531,24 @@ func _Admin_ShardDDLLock_Handler(srv interface{}, ctx context.Context, dec func(
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Admin_Binlog_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BinlogRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).Binlog(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Admin_Binlog_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).Binlog(ctx, req.(*BinlogRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Admin_ServiceDesc is the grpc.ServiceDesc for Admin service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -573,6 +607,10 @@ var Admin_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ShardDDLLock",
 			Handler:    _Admin_ShardDDLLock_Handler,
+		},
+		{
+			MethodName: "Binlog",
+			Handler:    _Admin_Binlog_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -46,6 +46,7 @@ const (
 	CommandType_PUT_SHARD_LOCK       CommandType = 15
 	CommandType_PUT_SHARD_OPERATION  CommandType = 16
 	CommandType_REMOVE_SHARD_LOCK    CommandType = 17
+	CommandType_SET_BINLOG_OPERATOR  CommandType = 18
 )
 
 // Enum value maps for CommandType.
@@ -69,6 +70,7 @@ var (
 		15: "PUT_SHARD_LOCK",
 		16: "PUT_SHARD_OPERATION",
 		17: "REMOVE_SHARD_LOCK",
+		18: "SET_BINLOG_OPERATOR",
 	}
 	CommandType_value = map[string]int32{
 		"UNKNOWN":              0,
@@ -89,6 +91,7 @@ var (
 		"PUT_SHARD_LOCK":       15,
 		"PUT_SHARD_OPERATION":  16,
 		"REMOVE_SHARD_LOCK":    17,
+		"SET_BINLOG_OPERATOR":  18,
 	}
 )
 
@@ -867,16 +870,19 @@ func (x *UnitMark) GetFinishedUnixMs() int64 {
 }
 
 type SubtaskError struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Code          string                 `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
-	Class         string                 `protobuf:"bytes,2,opt,name=class,proto3" json:"class,omitempty"`
-	Message       string                 `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
-	Workaround    string                 `protobuf:"bytes,4,opt,name=workaround,proto3" json:"workaround,omitempty"`
-	Unit          string                 `protobuf:"bytes,5,opt,name=unit,proto3" json:"unit,omitempty"`
-	AtUnixMs      int64                  `protobuf:"varint,6,opt,name=at_unix_ms,json=atUnixMs,proto3" json:"at_unix_ms,omitempty"`
-	Revision      uint64                 `protobuf:"varint,7,opt,name=revision,proto3" json:"revision,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Code       string                 `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
+	Class      string                 `protobuf:"bytes,2,opt,name=class,proto3" json:"class,omitempty"`
+	Message    string                 `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
+	Workaround string                 `protobuf:"bytes,4,opt,name=workaround,proto3" json:"workaround,omitempty"`
+	Unit       string                 `protobuf:"bytes,5,opt,name=unit,proto3" json:"unit,omitempty"`
+	AtUnixMs   int64                  `protobuf:"varint,6,opt,name=at_unix_ms,json=atUnixMs,proto3" json:"at_unix_ms,omitempty"`
+	Revision   uint64                 `protobuf:"varint,7,opt,name=revision,proto3" json:"revision,omitempty"`
+	// binlog_position is the binlog position (binlog.Position.String()) of
+	// the DDL the sync unit paused at; empty for other errors.
+	BinlogPosition string `protobuf:"bytes,8,opt,name=binlog_position,json=binlogPosition,proto3" json:"binlog_position,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *SubtaskError) Reset() {
@@ -958,6 +964,13 @@ func (x *SubtaskError) GetRevision() uint64 {
 	return 0
 }
 
+func (x *SubtaskError) GetBinlogPosition() string {
+	if x != nil {
+		return x.BinlogPosition
+	}
+	return ""
+}
+
 type Subtask struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Task          string                 `protobuf:"bytes,1,opt,name=task,proto3" json:"task,omitempty"`
@@ -967,8 +980,12 @@ type Subtask struct {
 	FinishedUnits []*UnitMark            `protobuf:"bytes,5,rep,name=finished_units,json=finishedUnits,proto3" json:"finished_units,omitempty"`
 	LastError     *SubtaskError          `protobuf:"bytes,6,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"` // unset when there is none
 	UpdatedUnixMs int64                  `protobuf:"varint,7,opt,name=updated_unix_ms,json=updatedUnixMs,proto3" json:"updated_unix_ms,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// binlog_operator is `dmctl binlog skip|replace` for the DDL at its
+	// position; unset when there is none. It is kept after use: it is keyed
+	// by position and the checkpoint moves past that position.
+	BinlogOperator *BinlogOperator `protobuf:"bytes,8,opt,name=binlog_operator,json=binlogOperator,proto3" json:"binlog_operator,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Subtask) Reset() {
@@ -1048,6 +1065,13 @@ func (x *Subtask) GetUpdatedUnixMs() int64 {
 		return x.UpdatedUnixMs
 	}
 	return 0
+}
+
+func (x *Subtask) GetBinlogOperator() *BinlogOperator {
+	if x != nil {
+		return x.BinlogOperator
+	}
+	return nil
 }
 
 // Shard DDL records. Their logic lives in package shardlock.
@@ -2470,6 +2494,127 @@ func (x *RemoveShardLock) GetVersion() uint64 {
 	return 0
 }
 
+// BinlogOperator is `dmctl binlog skip|replace` for one DDL of a subtask.
+type BinlogOperator struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Op            string                 `protobuf:"bytes,1,opt,name=op,proto3" json:"op,omitempty"`                 // skip | replace
+	Position      string                 `protobuf:"bytes,2,opt,name=position,proto3" json:"position,omitempty"`     // the binlog position (as the sync unit prints it) of the DDL it applies to
+	Statements    []string               `protobuf:"bytes,3,rep,name=statements,proto3" json:"statements,omitempty"` // replace: run these instead of the DDL
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BinlogOperator) Reset() {
+	*x = BinlogOperator{}
+	mi := &file_fsm_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BinlogOperator) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BinlogOperator) ProtoMessage() {}
+
+func (x *BinlogOperator) ProtoReflect() protoreflect.Message {
+	mi := &file_fsm_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BinlogOperator.ProtoReflect.Descriptor instead.
+func (*BinlogOperator) Descriptor() ([]byte, []int) {
+	return file_fsm_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *BinlogOperator) GetOp() string {
+	if x != nil {
+		return x.Op
+	}
+	return ""
+}
+
+func (x *BinlogOperator) GetPosition() string {
+	if x != nil {
+		return x.Position
+	}
+	return ""
+}
+
+func (x *BinlogOperator) GetStatements() []string {
+	if x != nil {
+		return x.Statements
+	}
+	return nil
+}
+
+type SetBinlogOperator struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Task          string                 `protobuf:"bytes,1,opt,name=task,proto3" json:"task,omitempty"`
+	SourceId      string                 `protobuf:"bytes,2,opt,name=source_id,json=sourceId,proto3" json:"source_id,omitempty"`
+	Operator      *BinlogOperator        `protobuf:"bytes,3,opt,name=operator,proto3" json:"operator,omitempty"` // unset: clear the operator
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetBinlogOperator) Reset() {
+	*x = SetBinlogOperator{}
+	mi := &file_fsm_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetBinlogOperator) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetBinlogOperator) ProtoMessage() {}
+
+func (x *SetBinlogOperator) ProtoReflect() protoreflect.Message {
+	mi := &file_fsm_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetBinlogOperator.ProtoReflect.Descriptor instead.
+func (*SetBinlogOperator) Descriptor() ([]byte, []int) {
+	return file_fsm_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *SetBinlogOperator) GetTask() string {
+	if x != nil {
+		return x.Task
+	}
+	return ""
+}
+
+func (x *SetBinlogOperator) GetSourceId() string {
+	if x != nil {
+		return x.SourceId
+	}
+	return ""
+}
+
+func (x *SetBinlogOperator) GetOperator() *BinlogOperator {
+	if x != nil {
+		return x.Operator
+	}
+	return nil
+}
+
 var File_fsm_proto protoreflect.FileDescriptor
 
 const file_fsm_proto_rawDesc = "" +
@@ -2534,7 +2679,7 @@ const file_fsm_proto_rawDesc = "" +
 	"\bUnitMark\x12\x12\n" +
 	"\x04unit\x18\x01 \x01(\tR\x04unit\x126\n" +
 	"\bposition\x18\x02 \x01(\v2\x1a.dmraft.fsm.BinlogPositionR\bposition\x12(\n" +
-	"\x10finished_unix_ms\x18\x03 \x01(\x03R\x0efinishedUnixMs\"\xc0\x01\n" +
+	"\x10finished_unix_ms\x18\x03 \x01(\x03R\x0efinishedUnixMs\"\xe9\x01\n" +
 	"\fSubtaskError\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x14\n" +
 	"\x05class\x18\x02 \x01(\tR\x05class\x12\x18\n" +
@@ -2545,7 +2690,8 @@ const file_fsm_proto_rawDesc = "" +
 	"\x04unit\x18\x05 \x01(\tR\x04unit\x12\x1c\n" +
 	"\n" +
 	"at_unix_ms\x18\x06 \x01(\x03R\batUnixMs\x12\x1a\n" +
-	"\brevision\x18\a \x01(\x04R\brevision\"\xac\x02\n" +
+	"\brevision\x18\a \x01(\x04R\brevision\x12'\n" +
+	"\x0fbinlog_position\x18\b \x01(\tR\x0ebinlogPosition\"\xf1\x02\n" +
 	"\aSubtask\x12\x12\n" +
 	"\x04task\x18\x01 \x01(\tR\x04task\x12\x1b\n" +
 	"\tsource_id\x18\x02 \x01(\tR\bsourceId\x126\n" +
@@ -2554,7 +2700,8 @@ const file_fsm_proto_rawDesc = "" +
 	"\x0efinished_units\x18\x05 \x03(\v2\x14.dmraft.fsm.UnitMarkR\rfinishedUnits\x127\n" +
 	"\n" +
 	"last_error\x18\x06 \x01(\v2\x18.dmraft.fsm.SubtaskErrorR\tlastError\x12&\n" +
-	"\x0fupdated_unix_ms\x18\a \x01(\x03R\rupdatedUnixMs\"\xcf\x03\n" +
+	"\x0fupdated_unix_ms\x18\a \x01(\x03R\rupdatedUnixMs\x12C\n" +
+	"\x0fbinlog_operator\x18\b \x01(\v2\x1a.dmraft.fsm.BinlogOperatorR\x0ebinlogOperator\"\xcf\x03\n" +
 	"\tShardInfo\x12\x12\n" +
 	"\x04task\x18\x01 \x01(\tR\x04task\x12\x1b\n" +
 	"\tsource_id\x18\x02 \x01(\tR\bsourceId\x12'\n" +
@@ -2675,7 +2822,17 @@ const file_fsm_proto_rawDesc = "" +
 	"\toperation\x18\x01 \x01(\v2\x1a.dmraft.fsm.ShardOperationR\toperation\";\n" +
 	"\x0fRemoveShardLock\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
-	"\aversion\x18\x02 \x01(\x04R\aversion*\xf5\x02\n" +
+	"\aversion\x18\x02 \x01(\x04R\aversion\"\\\n" +
+	"\x0eBinlogOperator\x12\x0e\n" +
+	"\x02op\x18\x01 \x01(\tR\x02op\x12\x1a\n" +
+	"\bposition\x18\x02 \x01(\tR\bposition\x12\x1e\n" +
+	"\n" +
+	"statements\x18\x03 \x03(\tR\n" +
+	"statements\"|\n" +
+	"\x11SetBinlogOperator\x12\x12\n" +
+	"\x04task\x18\x01 \x01(\tR\x04task\x12\x1b\n" +
+	"\tsource_id\x18\x02 \x01(\tR\bsourceId\x126\n" +
+	"\boperator\x18\x03 \x01(\v2\x1a.dmraft.fsm.BinlogOperatorR\boperator*\x8e\x03\n" +
 	"\vCommandType\x12\v\n" +
 	"\aUNKNOWN\x10\x00\x12\x11\n" +
 	"\rREGISTER_NODE\x10\x01\x12\x0f\n" +
@@ -2695,7 +2852,8 @@ const file_fsm_proto_rawDesc = "" +
 	"\x0ePUT_SHARD_INFO\x10\x0e\x12\x12\n" +
 	"\x0ePUT_SHARD_LOCK\x10\x0f\x12\x17\n" +
 	"\x13PUT_SHARD_OPERATION\x10\x10\x12\x15\n" +
-	"\x11REMOVE_SHARD_LOCK\x10\x11*R\n" +
+	"\x11REMOVE_SHARD_LOCK\x10\x11\x12\x17\n" +
+	"\x13SET_BINLOG_OPERATOR\x10\x12*R\n" +
 	"\x05Stage\x12\x15\n" +
 	"\x11STAGE_UNSPECIFIED\x10\x00\x12\v\n" +
 	"\aRUNNING\x10\x01\x12\n" +
@@ -2717,7 +2875,7 @@ func file_fsm_proto_rawDescGZIP() []byte {
 }
 
 var file_fsm_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_fsm_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
+var file_fsm_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
 var file_fsm_proto_goTypes = []any{
 	(CommandType)(0),           // 0: dmraft.fsm.CommandType
 	(Stage)(0),                 // 1: dmraft.fsm.Stage
@@ -2753,8 +2911,10 @@ var file_fsm_proto_goTypes = []any{
 	(*PutShardLock)(nil),       // 31: dmraft.fsm.PutShardLock
 	(*PutShardOperation)(nil),  // 32: dmraft.fsm.PutShardOperation
 	(*RemoveShardLock)(nil),    // 33: dmraft.fsm.RemoveShardLock
-	nil,                        // 34: dmraft.fsm.ShardLock.SyncedEntry
-	nil,                        // 35: dmraft.fsm.Snapshot.RetiredEpochsEntry
+	(*BinlogOperator)(nil),     // 34: dmraft.fsm.BinlogOperator
+	(*SetBinlogOperator)(nil),  // 35: dmraft.fsm.SetBinlogOperator
+	nil,                        // 36: dmraft.fsm.ShardLock.SyncedEntry
+	nil,                        // 37: dmraft.fsm.Snapshot.RetiredEpochsEntry
 }
 var file_fsm_proto_depIdxs = []int32{
 	0,  // 0: dmraft.fsm.Command.type:type_name -> dmraft.fsm.CommandType
@@ -2763,33 +2923,35 @@ var file_fsm_proto_depIdxs = []int32{
 	1,  // 3: dmraft.fsm.Subtask.desired_stage:type_name -> dmraft.fsm.Stage
 	10, // 4: dmraft.fsm.Subtask.finished_units:type_name -> dmraft.fsm.UnitMark
 	11, // 5: dmraft.fsm.Subtask.last_error:type_name -> dmraft.fsm.SubtaskError
-	34, // 6: dmraft.fsm.ShardLock.synced:type_name -> dmraft.fsm.ShardLock.SyncedEntry
-	4,  // 7: dmraft.fsm.Snapshot.nodes:type_name -> dmraft.fsm.Node
-	6,  // 8: dmraft.fsm.Snapshot.sources:type_name -> dmraft.fsm.Source
-	7,  // 9: dmraft.fsm.Snapshot.bindings:type_name -> dmraft.fsm.Binding
-	8,  // 10: dmraft.fsm.Snapshot.tasks:type_name -> dmraft.fsm.Task
-	12, // 11: dmraft.fsm.Snapshot.subtasks:type_name -> dmraft.fsm.Subtask
-	13, // 12: dmraft.fsm.Snapshot.shard_infos:type_name -> dmraft.fsm.ShardInfo
-	14, // 13: dmraft.fsm.Snapshot.shard_locks:type_name -> dmraft.fsm.ShardLock
-	15, // 14: dmraft.fsm.Snapshot.shard_operations:type_name -> dmraft.fsm.ShardOperation
-	35, // 15: dmraft.fsm.Snapshot.retired_epochs:type_name -> dmraft.fsm.Snapshot.RetiredEpochsEntry
-	4,  // 16: dmraft.fsm.RegisterNode.node:type_name -> dmraft.fsm.Node
-	5,  // 17: dmraft.fsm.CreateSource.config:type_name -> dmraft.fsm.SourceConfig
-	8,  // 18: dmraft.fsm.CreateTask.task:type_name -> dmraft.fsm.Task
-	12, // 19: dmraft.fsm.CreateTask.subtasks:type_name -> dmraft.fsm.Subtask
-	8,  // 20: dmraft.fsm.UpdateTask.task:type_name -> dmraft.fsm.Task
-	1,  // 21: dmraft.fsm.SetSubtaskStage.stage:type_name -> dmraft.fsm.Stage
-	10, // 22: dmraft.fsm.MarkUnitFinished.mark:type_name -> dmraft.fsm.UnitMark
-	11, // 23: dmraft.fsm.ReportSubtaskError.error:type_name -> dmraft.fsm.SubtaskError
-	13, // 24: dmraft.fsm.PutShardInfo.info:type_name -> dmraft.fsm.ShardInfo
-	14, // 25: dmraft.fsm.PutShardLock.lock:type_name -> dmraft.fsm.ShardLock
-	15, // 26: dmraft.fsm.PutShardLock.operations:type_name -> dmraft.fsm.ShardOperation
-	15, // 27: dmraft.fsm.PutShardOperation.operation:type_name -> dmraft.fsm.ShardOperation
-	28, // [28:28] is the sub-list for method output_type
-	28, // [28:28] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	34, // 6: dmraft.fsm.Subtask.binlog_operator:type_name -> dmraft.fsm.BinlogOperator
+	36, // 7: dmraft.fsm.ShardLock.synced:type_name -> dmraft.fsm.ShardLock.SyncedEntry
+	4,  // 8: dmraft.fsm.Snapshot.nodes:type_name -> dmraft.fsm.Node
+	6,  // 9: dmraft.fsm.Snapshot.sources:type_name -> dmraft.fsm.Source
+	7,  // 10: dmraft.fsm.Snapshot.bindings:type_name -> dmraft.fsm.Binding
+	8,  // 11: dmraft.fsm.Snapshot.tasks:type_name -> dmraft.fsm.Task
+	12, // 12: dmraft.fsm.Snapshot.subtasks:type_name -> dmraft.fsm.Subtask
+	13, // 13: dmraft.fsm.Snapshot.shard_infos:type_name -> dmraft.fsm.ShardInfo
+	14, // 14: dmraft.fsm.Snapshot.shard_locks:type_name -> dmraft.fsm.ShardLock
+	15, // 15: dmraft.fsm.Snapshot.shard_operations:type_name -> dmraft.fsm.ShardOperation
+	37, // 16: dmraft.fsm.Snapshot.retired_epochs:type_name -> dmraft.fsm.Snapshot.RetiredEpochsEntry
+	4,  // 17: dmraft.fsm.RegisterNode.node:type_name -> dmraft.fsm.Node
+	5,  // 18: dmraft.fsm.CreateSource.config:type_name -> dmraft.fsm.SourceConfig
+	8,  // 19: dmraft.fsm.CreateTask.task:type_name -> dmraft.fsm.Task
+	12, // 20: dmraft.fsm.CreateTask.subtasks:type_name -> dmraft.fsm.Subtask
+	8,  // 21: dmraft.fsm.UpdateTask.task:type_name -> dmraft.fsm.Task
+	1,  // 22: dmraft.fsm.SetSubtaskStage.stage:type_name -> dmraft.fsm.Stage
+	10, // 23: dmraft.fsm.MarkUnitFinished.mark:type_name -> dmraft.fsm.UnitMark
+	11, // 24: dmraft.fsm.ReportSubtaskError.error:type_name -> dmraft.fsm.SubtaskError
+	13, // 25: dmraft.fsm.PutShardInfo.info:type_name -> dmraft.fsm.ShardInfo
+	14, // 26: dmraft.fsm.PutShardLock.lock:type_name -> dmraft.fsm.ShardLock
+	15, // 27: dmraft.fsm.PutShardLock.operations:type_name -> dmraft.fsm.ShardOperation
+	15, // 28: dmraft.fsm.PutShardOperation.operation:type_name -> dmraft.fsm.ShardOperation
+	34, // 29: dmraft.fsm.SetBinlogOperator.operator:type_name -> dmraft.fsm.BinlogOperator
+	30, // [30:30] is the sub-list for method output_type
+	30, // [30:30] is the sub-list for method input_type
+	30, // [30:30] is the sub-list for extension type_name
+	30, // [30:30] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_fsm_proto_init() }
@@ -2803,7 +2965,7 @@ func file_fsm_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_fsm_proto_rawDesc), len(file_fsm_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   34,
+			NumMessages:   36,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -51,7 +51,7 @@ func rootCommand() *cobra.Command {
 		operateSourceCommand(g), startTaskCommand(g), updateTaskCommand(g), stopTaskCommand(g),
 		pauseTaskCommand(g), resumeTaskCommand(g), queryStatusCommand(g), checkTaskCommand(g),
 		listMemberCommand(g), offlineMemberCommand(g), transferSourceCommand(g), operateLeaderCommand(g),
-		shardDDLLockCommand(g), encryptCommand(),
+		shardDDLLockCommand(g), binlogCommand(g), encryptCommand(),
 	)
 	return root
 }

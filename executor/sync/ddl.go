@@ -18,6 +18,9 @@ func (p *pipeline) query(ctx context.Context, ev binlog.Event) error {
 	if filter.Skipped(ev.Query) {
 		return p.commit(ctx, ev.End)
 	}
+	if op := p.binlogOperator(ev); op != nil { // dmctl binlog skip|replace (operator.go)
+		return p.applyOperator(ctx, ev, op)
+	}
 	ddls, err := filter.ParseDDL(p.parser, ev.Query, ev.Schema)
 	if err != nil {
 		return p.ddlError("DDLUnsupported", ev, ev.Query, err)
@@ -137,9 +140,10 @@ func (p *pipeline) execFenced(ctx context.Context, schema, text string) error {
 func (p *pipeline) ddlError(code string, ev binlog.Event, stmt string, err error) error {
 	p.prog.setBlocking([]string{stmt})
 	return &executor.Error{Code: code, Class: "target",
-		Message: fmt.Sprintf("DDL at %s (schema %q): %s", ev.Start, ev.Schema, stmt),
-		Err:     err,
-		Workaround: "run an equivalent statement on the target by hand and skip it by adding a binlog event filter (action Ignore, sql-pattern) with `dmctl update-task`, or fix the target; then `dmctl resume-task " + p.task +
+		Message:  fmt.Sprintf("DDL at %s (schema %q): %s", ev.Start, ev.Schema, stmt),
+		Err:      err,
+		Position: OperatorPosition(ev.Start),
+		Workaround: "`dmctl binlog skip " + p.task + "` skips it, `dmctl binlog replace " + p.task + " \"SQL;...\"` runs these statements instead (both resume the task); or run an equivalent statement on the target by hand and skip it by adding a binlog event filter (action Ignore, sql-pattern) with `dmctl update-task`, or fix the target; then `dmctl resume-task " + p.task +
 			"`. Nothing after this DDL was applied"}
 }
 

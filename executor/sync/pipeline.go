@@ -19,6 +19,7 @@ import (
 	"github.com/dmraft/dmraft/executor/sync/dml"
 	"github.com/dmraft/dmraft/executor/sync/filter"
 	"github.com/dmraft/dmraft/executor/target"
+	pb "github.com/dmraft/dmraft/proto"
 )
 
 // Tunables.
@@ -46,6 +47,9 @@ type window struct{ min, max binlog.Position }
 
 // pipeline is one run of the sync unit: reader, coordinator, workers.
 type pipeline struct {
+	// operator is the subtask's `dmctl binlog` operator (operator.go); nil
+	// without FSM access.
+	operator func() *pb.BinlogOperator
 	task     string
 	db       *sql.DB
 	store    *checkpoint.Store
@@ -321,7 +325,7 @@ func (p *pipeline) commit(ctx context.Context, end binlog.Position) error {
 			return err
 		}
 	}
-	if p.resume != nil && !end.Before(p.resume.Max()) {
+	if p.resume != nil && p.resume.PassedBy(end) {
 		p.resume = nil // past every stored point: nothing more to skip
 		if len(p.workers) != p.want {
 			return p.rebalance(ctx, end)

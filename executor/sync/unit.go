@@ -188,7 +188,7 @@ func (u *Unit) runOnce(ctx context.Context) error {
 		parser: parser.New(), tables: newTableCache(tdb), log: u.log, prog: u.prog,
 		safeMode: u.inst.Syncer.SafeMode, batch: max(u.inst.Syncer.Batch, 1),
 		resume: resume, want: workers, windows: windows, loadLast: last, tracker: causality.New(),
-		fail: func(err error) { cancel(err) }, workerCtx: wctx,
+		fail: func(err error) { cancel(err) }, workerCtx: wctx, operator: u.binlogOperator(),
 	}
 	if p.loadLast.IsZero() || !fromFull {
 		p.loadLast = binlog.Position{}
