@@ -10,6 +10,7 @@ import (
 	"github.com/dmraft/dmraft/executor/sync/binlog"
 	"github.com/dmraft/dmraft/executor/sync/checkpoint"
 	"github.com/dmraft/dmraft/executor/sync/filter"
+	"github.com/dmraft/dmraft/executor/target"
 )
 
 // query handles a statement event: a DDL, or something that is skipped.
@@ -134,7 +135,7 @@ func (p *pipeline) execFenced(ctx context.Context, schema, text string) error {
 	if _, err := conn.ExecContext(ctx, text); err != nil {
 		return err
 	}
-	return lock.Commit()
+	return target.Commit(ctx, lock)
 }
 
 func (p *pipeline) ddlError(code string, ev binlog.Event, stmt string, err error) error {

@@ -325,7 +325,7 @@ func (p *pipeline) commit(ctx context.Context, end binlog.Position) error {
 			return err
 		}
 	}
-	if p.resume != nil && p.resume.PassedBy(end) {
+	if p.resume != nil && !end.Before(p.resume.Max()) {
 		p.resume = nil // past every stored point: nothing more to skip
 		if len(p.workers) != p.want {
 			return p.rebalance(ctx, end)
@@ -365,5 +365,5 @@ func (p *pipeline) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	if err := fn(tx); err != nil {
 		return err
 	}
-	return tx.Commit()
+	return target.Commit(ctx, tx)
 }

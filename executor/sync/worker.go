@@ -231,7 +231,7 @@ func (w *worker) tryCommit(ctx context.Context, stmts []dml.Statement, p checkpo
 	if err := w.store.SaveWorker(ctx, tx, w.id, w.of, p, rows); err != nil {
 		return err
 	}
-	return tx.Commit()
+	return target.Commit(ctx, tx)
 }
 
 // diagnose finds the statement the target rejects (running them one by one
