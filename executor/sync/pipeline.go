@@ -325,7 +325,7 @@ func (p *pipeline) commit(ctx context.Context, end binlog.Position) error {
 			return err
 		}
 	}
-	if p.resume != nil && !end.Before(p.resume.Max()) {
+	if p.resume != nil && p.resume.PassedBy(end) {
 		p.resume = nil // past every stored point: nothing more to skip
 		if len(p.workers) != p.want {
 			return p.rebalance(ctx, end)

@@ -55,6 +55,21 @@ func (r *Resume) Max() binlog.Position {
 	return m
 }
 
+// PassedBy reports whether a replay that has reached the transaction
+// boundary end has seen every change a stored point covers, so nothing
+// more can be skipped. A boundary point P covers the transactions that
+// start before P: end >= P passes it. A point inside the transaction that
+// starts at P (Row >= 0) also covers part of that transaction: only
+// end > P passes it. (end == P is the end of the transaction before it.)
+func (r *Resume) PassedBy(end binlog.Position) bool {
+	for _, p := range r.Points {
+		if c := end.Compare(p.Pos); c < 0 || (c == 0 && p.Row >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
 // Skip reports whether worker w already committed the change at
 // (txnStart, row).
 func (r *Resume) Skip(w int, txnStart binlog.Position, row int) bool {

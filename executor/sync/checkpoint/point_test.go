@@ -42,6 +42,29 @@ func TestResumeSkip(t *testing.T) {
 			t.Errorf("Skip(%d, %v, %d) = %v, want %v", c.w, c.txn, c.row, got, c.skip)
 		}
 	}
+	// PassedBy: worker 1 is inside the transaction starting at 300, so
+	// the end of the transaction before it (300) passes nothing yet.
+	for _, c := range []struct {
+		end    binlog.Position
+		passed bool
+	}{
+		{pos("bin.000001", 900000), false},
+		{pos("bin.000002", 300), false},
+		{pos("bin.000002", 499), false},
+		{pos("bin.000002", 500), true},
+		{pos("bin.000003", 4), true},
+	} {
+		if got := r.PassedBy(c.end); got != c.passed {
+			t.Errorf("PassedBy(%v) = %v, want %v", c.end, got, c.passed)
+		}
+	}
+	mid := &Resume{Workers: 2, Points: []Point{Boundary(pos("b.1", 100)), {Pos: pos("b.1", 300), Row: 3103}}}
+	if mid.PassedBy(pos("b.1", 300)) {
+		t.Error("the end of the transaction before a mid-transaction point must not end the skipping")
+	}
+	if !mid.PassedBy(pos("b.1", 900)) {
+		t.Error("the end of the transaction at a mid-transaction point passes it")
+	}
 	if r.Uniform() {
 		t.Fatal("not uniform")
 	}
