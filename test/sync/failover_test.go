@@ -1,6 +1,8 @@
 package syncsuite
 
 import (
+	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -114,4 +116,80 @@ func TestPauseBoundNode(t *testing.T) {
 	}
 	t.Logf("batch log: %d batches, %d rows of epoch %d, rows per epoch %v; new owner's first batch %d at %s",
 		len(bs), oldRows, st.Epoch, rowsPerEpoch(bs), firstNew.ID, firstNew.Committed.Format(time.StampMilli))
+}
+
+// TestKillDuringLoad: kill -9 the bound node while it loads, with the
+// workload writing: the new owner finishes the load (chunks of two owners,
+// snapshots of two dumps) and the sync unit replays the binlog over both;
+// the target ends equal to the source.
+func TestKillDuringLoad(t *testing.T) {
+	c, up, down := setup(t, 3)
+	up.Exec(t, seedSQL(80000)...)
+	w := newWorkload(t, up, 3)
+	w.start(100000, 5*time.Millisecond)
+	t.Cleanup(w.halt)
+	mustDmctl(t, c, "start-task", writeFile(t, "task.yaml", taskYAML("kl1", "all", down, 4, 32, "")))
+	st := waitStatus(t, c, "kl1", 60*time.Second, "the load", false, func(s subtask) bool {
+		var p struct {
+			FinishedRows int64 `json:"finishedRows"`
+		}
+		return s.Unit == "sync" || (s.Unit == "load" && json.Unmarshal(s.Progress, &p) == nil && p.FinishedRows > 10000)
+	})
+	if st.Unit != "load" {
+		t.Fatalf("the load finished before the kill: make the bulk table larger")
+	}
+	t.Logf("killing %s (epoch %d) during the load: %s", st.Worker, st.Epoch, st.Progress)
+	c.Node(st.Worker).Kill()
+	moved := waitMoved(t, c, "kl1", st.Worker, st.Epoch, 30*time.Second)
+	t.Logf("source moved to %s epoch %d", moved.Worker, moved.Epoch)
+	waitSyncing(t, c, "kl1", 120*time.Second)
+	w.waitRounds(20, 60*time.Second)
+	w.halt()
+	converge(t, c, "kl1", up, down, "app", 90*time.Second)
+}
+
+// hugeTxn runs one source transaction of rows rows into a keyless table and
+// as many into a keyed one (both larger than what the sync unit applies
+// atomically, so their rows are committed in several batches), and returns
+// once the target holds part of it, not all: the apply is mid-transaction.
+func hugeTxn(t *testing.T, up, down *mariadb.Server, rows int) {
+	t.Helper()
+	up.Exec(t,
+		"CREATE TABLE IF NOT EXISTS app.huge_nokey (a INT, b VARCHAR(20))",
+		"CREATE TABLE IF NOT EXISTS app.huge_key (id INT PRIMARY KEY, b VARCHAR(20))")
+	ddb := down.DB(t)
+	for attempt := 1; attempt <= 3; attempt++ {
+		var before int64
+		_ = ddb.QueryRow("SELECT COUNT(*) FROM app.huge_nokey").Scan(&before)
+		up.Exec(t, "BEGIN",
+			fmt.Sprintf("INSERT INTO app.huge_nokey SELECT seq %% 100, CONCAT('h', seq %% 7) FROM app.seq_1_to_%d", rows),
+			fmt.Sprintf("INSERT INTO app.huge_key SELECT %d + seq, 'k' FROM app.seq_1_to_%d", attempt*1_000_000, rows),
+			"COMMIT")
+		var n int64
+		harness.Eventually(60*time.Second, func() bool {
+			return ddb.QueryRow("SELECT COUNT(*) FROM app.huge_nokey").Scan(&n) == nil && n > before
+		})
+		if n > before && n < before+int64(rows) {
+			t.Logf("the target holds %d of the %d keyless rows of the huge transaction", n-before, rows)
+			return
+		}
+		t.Logf("attempt %d: the target held %d of %d rows when first looked at; again", attempt, n-before, rows)
+	}
+	t.Fatalf("never saw the huge transaction half applied")
+}
+
+// TestKillMidTransaction: kill -9 the bound node while it applies a source
+// transaction too large to apply atomically (committed in batches, keyless
+// rows on one worker, keyed rows spread): the new owner skips exactly what
+// was committed; the keyless table has no duplicate and no gap.
+func TestKillMidTransaction(t *testing.T) {
+	c, up, down, w, st := startStreaming(t, "kt1")
+	hugeTxn(t, up, down, 60000)
+	t.Logf("killing %s (epoch %d)", st.Worker, st.Epoch)
+	c.Node(st.Worker).Kill()
+	moved := waitMoved(t, c, "kt1", st.Worker, st.Epoch, 30*time.Second)
+	t.Logf("source moved to %s epoch %d", moved.Worker, moved.Epoch)
+	w.waitRounds(10, 60*time.Second)
+	w.halt()
+	converge(t, c, "kt1", up, down, "app", 90*time.Second)
 }

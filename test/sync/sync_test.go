@@ -17,8 +17,15 @@ func TestAllUnderWorkload(t *testing.T) {
 
 	mustDmctl(t, c, "start-task", writeFile(t, "task.yaml", taskYAML("all1", "all", down, 4, 64, "")))
 	started := w.round.Load()
-	waitStatus(t, c, "all1", 60*time.Second, "the full phase", false, func(s subtask) bool { return s.Unit == "load" || s.Unit == "sync" })
-	st := waitSyncing(t, c, "all1", 120*time.Second)
+	st := waitStatus(t, c, "all1", 60*time.Second, "the full phase", false, func(s subtask) bool { return s.Unit == "load" || s.Unit == "sync" })
+	// A DDL while the full phase runs: the sync unit replays it from the
+	// binlog, whether or not the table was loaded with it.
+	if st.Unit == "sync" {
+		t.Errorf("the full phase ended before the DDL: make the bulk table larger")
+	}
+	up.Exec(t, "ALTER TABLE app.side ADD COLUMN z INT NOT NULL DEFAULT 3, ADD INDEX (z)",
+		"INSERT INTO app.side VALUES (5001, 'after alter', 5)", "UPDATE app.side SET z = 4 WHERE id % 10 = 0")
+	st = waitSyncing(t, c, "all1", 120*time.Second)
 	during := w.round.Load() - started
 	t.Logf("full phase done on %s (epoch %d); %d workload rounds ran during it", st.Worker, st.Epoch, during)
 	if during < 3 {
@@ -30,6 +37,10 @@ func TestAllUnderWorkload(t *testing.T) {
 	if !waitFlag(&w.ddlDone, 90*time.Second) {
 		t.Fatalf("the DDL steps did not finish (round %d, step %d)", w.round.Load(), w.ddlStep)
 	}
+	w.waitRounds(10, 60*time.Second)
+	// Fewer workers: the sync unit restarts from its checkpoints and
+	// switches the worker count at a drained boundary.
+	mustDmctl(t, c, "update-task", writeFile(t, "task2.yaml", taskYAML("all1", "all", down, 2, 16, "")))
 	w.waitRounds(20, 60*time.Second)
 	w.halt()
 

@@ -30,6 +30,8 @@ func seedSQL(bulkRows int) []string {
 		"CREATE TABLE app.nokey (a INT, b VARCHAR(20), c DOUBLE, d DECIMAL(10,3)) ENGINE=InnoDB",
 		"INSERT INTO app.nokey SELECT seq % 10, IF(seq % 3 = 0, NULL, CONCAT('v', seq % 5)), seq / 7, (seq % 4) / 3 FROM app.seq_1_to_3000",
 		"CREATE TABLE app.big (id INT NOT NULL PRIMARY KEY, v INT NOT NULL, s VARCHAR(40)) ENGINE=InnoDB",
+		"CREATE TABLE app.side (id INT NOT NULL PRIMARY KEY, v VARCHAR(20)) ENGINE=InnoDB",
+		"INSERT INTO app.side SELECT seq, CONCAT('s', seq) FROM app.seq_1_to_3000",
 	)
 	return stmts
 }
@@ -286,8 +288,13 @@ func (w *workload) runRound(db *sql.DB) error {
 		var err error
 		switch w.bigRounds % 3 {
 		case 1:
-			base := w.bigRounds * 10000
-			err = tx(ctx, db, fmt.Sprintf("INSERT INTO app.big SELECT %d + seq, seq, CONCAT('big ', seq) FROM app.seq_1_to_6000", base))
+			// The first one is larger than what the sync unit applies
+			// atomically (20k rows): it is split over the workers.
+			base, n := w.bigRounds*100000, 6000
+			if w.bigRounds == 1 {
+				n = 25000
+			}
+			err = tx(ctx, db, fmt.Sprintf("INSERT INTO app.big SELECT %d + seq, seq, CONCAT('big ', seq) FROM app.seq_1_to_%d", base, n))
 		case 2:
 			err = tx(ctx, db, "UPDATE app.big SET v = v + 1, s = CONCAT(s, '.')", "DELETE FROM app.big WHERE v % 3 = 0")
 		default:
