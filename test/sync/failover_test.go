@@ -54,12 +54,16 @@ func TestKillBoundNode(t *testing.T) {
 	}
 }
 
-// TestPauseBoundNode: SIGSTOP the node that syncs until the source has
-// moved, keep writing, SIGCONT it. The target ends equal to the source and
-// the batch log shows that the paused node committed nothing after the new
-// owner's first batch: the epoch check fenced it.
+// TestPauseBoundNode: SIGSTOP the node that syncs (mid-way through a large
+// transaction) until the source has moved, keep writing, SIGCONT it. The
+// target ends equal to the source and the batch log shows that the paused
+// node committed nothing after the new owner's first batch: the epoch
+// check fenced it.
 func TestPauseBoundNode(t *testing.T) {
 	c, up, down, w, st := startStreaming(t, "pause1")
+	// Mid-way through a transaction applied in batches, so that the
+	// paused node is likely to hold a worker transaction open.
+	hugeTxn(t, up, down, 30000)
 	old := c.Node(st.Worker)
 	t.Logf("pausing %s (epoch %d) at %s", old.Name, st.Epoch, st.Progress)
 	old.Pause()
@@ -184,7 +188,7 @@ func hugeTxn(t *testing.T, up, down *mariadb.Server, rows int) {
 // was committed; the keyless table has no duplicate and no gap.
 func TestKillMidTransaction(t *testing.T) {
 	c, up, down, w, st := startStreaming(t, "kt1")
-	hugeTxn(t, up, down, 60000)
+	hugeTxn(t, up, down, 30000)
 	t.Logf("killing %s (epoch %d)", st.Worker, st.Epoch)
 	c.Node(st.Worker).Kill()
 	moved := waitMoved(t, c, "kt1", st.Worker, st.Epoch, 30*time.Second)
