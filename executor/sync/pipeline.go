@@ -68,6 +68,7 @@ type pipeline struct {
 	windows   map[string]window  // upstream schema.table -> full-phase snapshots
 	loadLast  binlog.Position    // DDL before this may already be on the target
 	tracker   *causality.Tracker
+	seq       uint64 // sequence number of the last change sent to a worker
 	workers   []*worker
 	wg        sync.WaitGroup
 	fail      func(error)
@@ -278,20 +279,64 @@ func (p *pipeline) dispatch(ctx context.Context, w int, changes []pendingChange,
 	if len(live) == 0 {
 		return nil
 	}
-	if !p.tracker.Add(w, keys) {
-		if err := p.drain(ctx, nil); err != nil {
-			return err
-		}
-		p.tracker.Add(w, keys)
+	first := p.seq + 1
+	p.seq += uint64(len(live))
+	if err := p.place(ctx, w, p.seq, keys); err != nil {
+		return err
 	}
-	for _, pc := range live {
-		j := job{kind: jobChange, change: pc.change, safe: pc.safe, split: split,
+	for i, pc := range live {
+		j := job{kind: jobChange, change: pc.change, safe: pc.safe, split: split, seq: first + uint64(i),
 			point: checkpoint.Point{Pos: p.txnStart, Row: pc.idx}, ts: p.txnTs}
 		if err := p.send(ctx, w, j); err != nil {
 			return err
 		}
 	}
 	p.touched[w] = true
+	return nil
+}
+
+// place records the keys of changes going to worker w (the last of them at
+// sequence seq). A key still in flight on another worker makes that
+// worker, and only it, commit first: conflicting changes are then applied
+// in binlog order, and the other workers go on.
+func (p *pipeline) place(ctx context.Context, w int, seq uint64, keys []string) error {
+	committed := func(o int) uint64 { return p.workers[o].committedSeq.Load() }
+	for attempt := 0; ; attempt++ {
+		blockers := p.tracker.Place(w, seq, keys, committed)
+		if blockers == nil {
+			return nil
+		}
+		if attempt > 0 { // cannot happen: a flushed worker has committed everything sent
+			if err := p.drain(ctx, nil); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := p.flush(ctx, blockers); err != nil {
+			return err
+		}
+	}
+}
+
+// flush makes the given workers commit everything they were sent and waits.
+func (p *pipeline) flush(ctx context.Context, workers []int) error {
+	acks := make([]chan error, len(workers))
+	for i, o := range workers {
+		acks[i] = make(chan error, 1)
+		if err := p.send(ctx, o, job{kind: jobFlush, ack: acks[i]}); err != nil {
+			return err
+		}
+	}
+	for _, a := range acks {
+		select {
+		case err := <-a:
+			if err != nil {
+				return err
+			}
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	}
 	return nil
 }
 

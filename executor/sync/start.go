@@ -181,6 +181,7 @@ func openTarget(ctx context.Context, db config.DBConfig, key config.Key, workers
 		return nil, err
 	}
 	c.MultiStatements = true
+	c.InterpolateParams = true // one round trip for the epoch check and checkpoint statements
 	conn, err := mysql.NewConnector(c)
 	if err != nil {
 		return nil, fmt.Errorf("target %s: %w", c.Addr, err)

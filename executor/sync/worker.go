@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -31,7 +32,8 @@ type job struct {
 	kind   jobKind
 	change *dml.Change
 	safe   bool
-	split  bool // part of a source transaction too large to apply atomically
+	split  bool   // part of a source transaction too large to apply atomically
+	seq    uint64 // the pipeline's sequence number of a change
 	point  checkpoint.Point
 	ts     uint32 // source timestamp of the event
 	ack    chan error
@@ -58,6 +60,9 @@ type worker struct {
 	mu        sync.Mutex
 	committed checkpoint.Point
 	committTs uint32
+
+	// committedSeq is the sequence number of the last change committed.
+	committedSeq atomic.Uint64
 }
 
 func less(a, b checkpoint.Point) bool {
@@ -78,7 +83,8 @@ func (w *worker) run(ctx context.Context, fail func(error)) {
 	var pending []job // changes not yet committed
 	point := w.floor  // the point the next commit writes
 	var ts uint32
-	mid := false // inside a source transaction: no commit before its boundary
+	mid := false       // inside a source transaction: no commit before its boundary
+	var lastSeq uint64 // sequence number of the last change received
 	lastCommit := time.Now()
 	commit := func(force bool) error {
 		if len(pending) == 0 && (point == w.floor || (!force && time.Since(lastCommit) < checkpointEvery)) {
@@ -90,6 +96,7 @@ func (w *worker) run(ctx context.Context, fail func(error)) {
 		w.mu.Lock()
 		w.committed, w.committTs = point, ts
 		w.mu.Unlock()
+		w.committedSeq.Store(lastSeq)
 		w.prog.addRows(int64(len(pending)))
 		w.floor, pending, lastCommit = point, pending[:0], time.Now()
 		return nil
@@ -123,7 +130,7 @@ func (w *worker) run(ctx context.Context, fail func(error)) {
 		case jobChange:
 			pending = append(pending, j)
 			point, ts = j.point, j.ts
-			mid = !j.split
+			mid, lastSeq = !j.split, j.seq
 		case jobBoundary:
 			mid = false
 			if less(point, j.point) {

@@ -44,3 +44,29 @@ func TestTrackerConflicts(t *testing.T) {
 		t.Fatal("after Reset every key is free")
 	}
 }
+
+func TestTrackerReleasesCommittedKeys(t *testing.T) {
+	tr := New()
+	committed := map[int]uint64{}
+	at := func(w int) uint64 { return committed[w] }
+	if b := tr.Place(0, 5, []string{"k1", "k2"}, at); b != nil {
+		t.Fatalf("first place blocked by %v", b)
+	}
+	if b := tr.Place(1, 6, []string{"k9"}, at); b != nil {
+		t.Fatalf("unrelated key blocked by %v", b)
+	}
+	if b := tr.Place(2, 7, []string{"k2", "k9"}, at); len(b) != 2 || b[0] != 0 || b[1] != 1 {
+		t.Fatalf("blockers = %v, want [0 1]", b)
+	}
+	committed[0] = 4 // worker 0 has not reached seq 5 yet
+	if b := tr.Place(2, 7, []string{"k2"}, at); len(b) != 1 || b[0] != 0 {
+		t.Fatalf("blockers = %v, want [0]", b)
+	}
+	committed[0], committed[1] = 5, 6
+	if b := tr.Place(2, 7, []string{"k2", "k9"}, at); b != nil {
+		t.Fatalf("committed keys still block: %v", b)
+	}
+	if b := tr.Place(0, 8, []string{"k2"}, at); len(b) != 1 || b[0] != 2 {
+		t.Fatalf("k2 now belongs to worker 2 until it commits seq 7: %v", b)
+	}
+}
