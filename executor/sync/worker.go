@@ -262,7 +262,7 @@ func (w *worker) diagnose(ctx context.Context, stmts []dml.Statement, cause erro
 		bad = fmt.Sprintf("a batch of %d statements", len(stmts))
 	}
 	return &executor.Error{Code: "TargetRejectedRow", Class: "target",
-		Message:    "the target rejected " + bad + "; nothing after it was applied",
+		Message:    "the target rejected " + bad + "; its transaction and everything after it on this worker wait for the fix",
 		Err:        cause,
 		Workaround: "fix the target (schema, conflicting row or data type) and `dmctl resume-task`: the row is retried from the checkpoint, no later change is skipped"}
 }
