@@ -43,6 +43,10 @@ type job struct {
 // that only moved over other workers' transactions.
 const checkpointEvery = time.Second
 
+// batchLinger is how long a worker with a short batch and an empty queue
+// waits for more changes before it commits.
+const batchLinger = 3 * time.Millisecond
+
 // worker applies the changes routed to it, in order, in batches.
 type worker struct {
 	id, of int // worker id and the routing worker count
@@ -103,11 +107,22 @@ func (w *worker) run(ctx context.Context, fail func(error)) {
 	}
 	tick := time.NewTicker(checkpointEvery)
 	defer tick.Stop()
+	var linger <-chan time.Time // set while a short batch waits for more changes
 	for {
 		var j job
 		var ok bool
 		select {
 		case j, ok = <-w.in:
+		case <-linger:
+			linger = nil
+			if mid {
+				continue
+			}
+			if err := commit(false); err != nil {
+				fail(err)
+				return
+			}
+			continue
 		case <-tick.C:
 			if mid {
 				continue
@@ -152,8 +167,23 @@ func (w *worker) run(ctx context.Context, fail func(error)) {
 			j.ack <- nil
 			continue
 		}
-		if !mid && (len(pending) >= w.batch || len(w.in) == 0) {
+		switch {
+		case mid:
+		case len(pending) >= w.batch:
+			linger = nil
 			if err := commit(false); err != nil {
+				fail(err)
+				return
+			}
+		case len(w.in) > 0:
+		case len(pending) > 0:
+			// The queue ran dry with a short batch: wait a moment for more
+			// transactions, so one target commit carries several of them.
+			if linger == nil {
+				linger = time.After(batchLinger)
+			}
+		default:
+			if err := commit(false); err != nil { // moves an idle checkpoint now and then
 				fail(err)
 				return
 			}
