@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dmraft/dmraft/test/full"
 	"github.com/dmraft/dmraft/test/mariadb"
 )
 
@@ -20,7 +21,7 @@ import (
 // (nokey) and a table for large transactions (big).
 func seedSQL(bulkRows int) []string {
 	stmts := []string{"CREATE DATABASE app"}
-	stmts = append(stmts, typesTable("app")...)
+	stmts = append(stmts, full.TypesTable("app")...)
 	stmts = append(stmts,
 		"SET SESSION sql_mode = DEFAULT",
 		"CREATE TABLE app.items (id BIGINT NOT NULL PRIMARY KEY, code VARCHAR(40) NOT NULL, qty INT, note VARCHAR(200), UNIQUE KEY uk_code (code)) DEFAULT CHARSET=utf8mb4",
@@ -75,7 +76,7 @@ func newWorkload(t *testing.T, up *mariadb.Server, seed int64) *workload {
 	for i := int64(1); i <= 2000; i++ {
 		w.items = append(w.items, i)
 	}
-	for i := int64(1); i <= typesTableRows; i++ {
+	for i := int64(1); i <= full.TypesTableIDs; i++ {
 		w.typeIDs = append(w.typeIDs, i)
 	}
 	return w
