@@ -203,6 +203,7 @@ func (u *Unit) runOnce(ctx context.Context) error {
 		return err
 	}
 	go u.pollMaster(pctx, sdb, flavor)
+	go u.pruneBatchLog(pctx, store, tdb)
 	u.prog.setStage("syncing")
 	u.log.Info().Str("start", start.String()).Int("workers", resume.Workers).Bool("gtid", rcfg.UseGTID).Msg("sync started")
 
@@ -229,6 +230,26 @@ func (u *Unit) runOnce(ctx context.Context) error {
 				return cause
 			}
 			return err
+		}
+	}
+}
+
+// batchLogPruneEvery is how often the batch log loses its rows older than
+// an hour (kept that long for fencing checks).
+const batchLogPruneEvery = 5 * time.Minute
+
+// pruneBatchLog keeps the target's batch log from growing without bound.
+func (u *Unit) pruneBatchLog(ctx context.Context, store *checkpoint.Store, db *sql.DB) {
+	t := time.NewTicker(batchLogPruneEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := store.Prune(ctx, db); err != nil && ctx.Err() == nil {
+				u.log.Warn().Err(err).Msg("prune the batch log")
+			}
 		}
 	}
 }

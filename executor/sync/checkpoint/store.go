@@ -171,7 +171,14 @@ func (s *Store) SaveDDL(ctx context.Context, tx *sql.Tx, pos binlog.Position, st
 
 // Prune drops batch log rows older than an hour.
 func (s *Store) Prune(ctx context.Context, db *sql.DB) error {
-	_, err := db.ExecContext(ctx, "DELETE FROM "+s.Meta.Table(BatchTable)+
-		" WHERE task = ? AND source = ? AND committed_at < CURRENT_TIMESTAMP(3) - INTERVAL 1 HOUR", s.Fence.Task, s.Fence.Source)
-	return err
+	for {
+		res, err := db.ExecContext(ctx, "DELETE FROM "+s.Meta.Table(BatchTable)+
+			" WHERE task = ? AND source = ? AND committed_at < CURRENT_TIMESTAMP(3) - INTERVAL 1 HOUR LIMIT 10000", s.Fence.Task, s.Fence.Source)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n < 10000 {
+			return nil
+		}
+	}
 }
