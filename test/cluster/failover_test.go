@@ -36,14 +36,14 @@ func TestBootstrapJoinAndAdmin(t *testing.T) {
 		t.Fatalf("want exactly one leader, got %d in %+v", leaders, m)
 	}
 
-	mustDmctl(t, c, "operate-source", "create", writeFile(t, "s1.yaml", sourceYAML("mysql-01", 3306)))
+	c.MustDmctl("operate-source", "create", harness.WriteFile(t, t.TempDir(), "s1.yaml", sourceYAML("mysql-01", 3306)))
 	b := waitBound(t, c, "mysql-01", "", 10*time.Second)
 	if b.epoch != 1 {
 		t.Fatalf("first binding has epoch %d, want 1", b.epoch)
 	}
 	// The password is stored encrypted and shown nowhere.
 	for _, args := range [][]string{{"operate-source", "show"}, {"-o", "json", "operate-source", "show"}, {"list-member"}} {
-		if out := mustDmctl(t, c, args...); strings.Contains(out, "s3cret-pw") {
+		if out := c.MustDmctl(args...); strings.Contains(out, "s3cret-pw") {
 			t.Fatalf("dmctl %v shows the password:\n%s", args, out)
 		}
 	}
@@ -53,7 +53,7 @@ func TestBootstrapJoinAndAdmin(t *testing.T) {
 		}
 	}
 
-	mustDmctl(t, c, "start-task", writeFile(t, "task.yaml", taskYAML("t1", "mysql-01")))
+	c.MustDmctl("start-task", harness.WriteFile(t, t.TempDir(), "task.yaml", taskYAML("t1", "mysql-01")))
 	var qs struct {
 		Sources []struct {
 			SourceStatus struct {
@@ -88,15 +88,15 @@ func TestBootstrapJoinAndAdmin(t *testing.T) {
 		t.Fatalf("query-status worker %q, binding %q", qs.Sources[0].SourceStatus.Worker, b.worker)
 	}
 
-	mustDmctl(t, c, "resume-task", "t1")
-	mustDmctl(t, c, "pause-task", "t1")
+	c.MustDmctl("resume-task", "t1")
+	c.MustDmctl("pause-task", "t1")
 	if !harness.Eventually(10*time.Second, func() bool {
 		return c.DmctlJSON(&qs, "query-status", "t1") == nil && qs.Sources[0].SubTaskStatus[0].Stage == "Paused"
 	}) {
 		t.Fatalf("task not paused: %+v", qs)
 	}
-	mustDmctl(t, c, "stop-task", "t1")
-	mustDmctl(t, c, "operate-source", "stop", "mysql-01")
+	c.MustDmctl("stop-task", "t1")
+	c.MustDmctl("operate-source", "stop", "mysql-01")
 }
 
 func TestLeaderKillNewLeaderServesWrites(t *testing.T) {
@@ -106,7 +106,7 @@ func TestLeaderKillNewLeaderServesWrites(t *testing.T) {
 	killed := time.Now()
 	old.Kill()
 	// dmctl fails over between addresses and retries through the election.
-	mustDmctl(t, c, "operate-source", "create", writeFile(t, "s.yaml", sourceYAML("after-kill", 3306)))
+	c.MustDmctl("operate-source", "create", harness.WriteFile(t, t.TempDir(), "s.yaml", sourceYAML("after-kill", 3306)))
 	t.Logf("first write after killing the leader succeeded after %v", time.Since(killed))
 	var now harness.Members
 	if !harness.Eventually(10*time.Second, func() bool {
@@ -125,7 +125,7 @@ func TestKillBoundNodeRebindsAfterGraceOnly(t *testing.T) {
 	c := newCluster(t)
 	m := c.WaitMembersAlive(3, 10*time.Second)
 	// Bind the source to a follower so the kill does not also force an election.
-	mustDmctl(t, c, "operate-source", "create", writeFile(t, "s.yaml", sourceYAML("mysql-01", 3306)))
+	c.MustDmctl("operate-source", "create", harness.WriteFile(t, t.TempDir(), "s.yaml", sourceYAML("mysql-01", 3306)))
 	first := waitBound(t, c, "mysql-01", "", 10*time.Second)
 	if first.worker == m.Leader {
 		var follower string
@@ -135,7 +135,7 @@ func TestKillBoundNodeRebindsAfterGraceOnly(t *testing.T) {
 				break
 			}
 		}
-		mustDmctl(t, c, "transfer-source", "mysql-01", follower)
+		c.MustDmctl("transfer-source", "mysql-01", follower)
 		first = waitBound(t, c, "mysql-01", m.Leader, 10*time.Second)
 	}
 	victim := c.Node(first.worker)

@@ -13,18 +13,18 @@ import (
 func startBoundTask(t *testing.T, c *harness.Cluster) (*harness.Node, binding) {
 	t.Helper()
 	m := c.WaitMembersAlive(3, 10*time.Second)
-	mustDmctl(t, c, "operate-source", "create", writeFile(t, "s.yaml", sourceYAML("mysql-01", 3306)))
+	c.MustDmctl("operate-source", "create", harness.WriteFile(t, t.TempDir(), "s.yaml", sourceYAML("mysql-01", 3306)))
 	b := waitBound(t, c, "mysql-01", "", 10*time.Second)
 	if b.worker == m.Leader {
 		for _, mem := range m.Members {
 			if !mem.Leader {
-				mustDmctl(t, c, "transfer-source", "mysql-01", mem.Name)
+				c.MustDmctl("transfer-source", "mysql-01", mem.Name)
 				break
 			}
 		}
 		b = waitBound(t, c, "mysql-01", m.Leader, 10*time.Second)
 	}
-	mustDmctl(t, c, "start-task", writeFile(t, "task.yaml", taskYAML("t1", "mysql-01")))
+	c.MustDmctl("start-task", harness.WriteFile(t, t.TempDir(), "task.yaml", taskYAML("t1", "mysql-01")))
 	n := c.Node(b.worker)
 	if !harness.Eventually(10*time.Second, func() bool { return runnerStarted(t, n, b.epoch) }) {
 		t.Fatalf("%s never started the runner at epoch %d", n.Name, b.epoch)

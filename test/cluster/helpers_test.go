@@ -54,16 +54,6 @@ func waitBound(t *testing.T, c *harness.Cluster, id, not string, timeout time.Du
 	return b
 }
 
-// writeFile writes a config file into the test's temp dir.
-func writeFile(t *testing.T, name, text string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), name)
-	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 // sourceYAML describes an upstream; the cluster core never connects to it.
 func sourceYAML(id string, port int) string {
 	return fmt.Sprintf(`source-id: %s
@@ -92,15 +82,6 @@ mysql-instances:
 		s += fmt.Sprintf("  - source-id: %s\n", id)
 	}
 	return s
-}
-
-func mustDmctl(t *testing.T, c *harness.Cluster, args ...string) string {
-	t.Helper()
-	out, err := c.Dmctl(args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 // runCmd runs a binary and returns its combined output.

@@ -22,7 +22,7 @@ func TestSigtermLeaderHandsOffLeadership(t *testing.T) {
 		t.Fatalf("%s stopped without handing off leadership:\n%s", leader.Name, leader.LogTail(20))
 	}
 	start := time.Now()
-	mustDmctl(t, c, "operate-source", "create", writeFile(t, "s.yaml", sourceYAML("after-sigterm", 3306)))
+	c.MustDmctl("operate-source", "create", harness.WriteFile(t, t.TempDir(), "s.yaml", sourceYAML("after-sigterm", 3306)))
 	t.Logf("first write after a graceful leader stop took %v", time.Since(start))
 	if err := leader.Restart(); err != nil {
 		t.Fatal(err)

@@ -12,9 +12,9 @@ import (
 
 func TestRestartFromDataDirKeepsState(t *testing.T) {
 	c := newCluster(t)
-	mustDmctl(t, c, "operate-source", "create", writeFile(t, "s.yaml", sourceYAML("mysql-01", 3306)))
+	c.MustDmctl("operate-source", "create", harness.WriteFile(t, t.TempDir(), "s.yaml", sourceYAML("mysql-01", 3306)))
 	before := waitBound(t, c, "mysql-01", "", 10*time.Second)
-	mustDmctl(t, c, "start-task", writeFile(t, "task.yaml", taskYAML("t1", "mysql-01")))
+	c.MustDmctl("start-task", harness.WriteFile(t, t.TempDir(), "task.yaml", taskYAML("t1", "mysql-01")))
 
 	for _, n := range c.Nodes {
 		n.Stop() // SIGTERM: graceful leave
@@ -32,7 +32,7 @@ func TestRestartFromDataDirKeepsState(t *testing.T) {
 	if after.epoch < before.epoch {
 		t.Fatalf("epoch went down across a restart: %d -> %d", before.epoch, after.epoch)
 	}
-	out := mustDmctl(t, c, "-o", "json", "query-status")
+	out := c.MustDmctl("-o", "json", "query-status")
 	if !strings.Contains(out, `"taskName": "t1"`) {
 		t.Fatalf("task lost across restart: %s", out)
 	}
@@ -70,7 +70,7 @@ func TestOfflineMemberRemovesDeadNode(t *testing.T) {
 		t.Fatalf("want 2 members, got %+v", mem)
 	}
 	// The cluster of two still commits.
-	mustDmctl(t, c, "operate-source", "create", writeFile(t, "s.yaml", sourceYAML("after-offline", 3306)))
+	c.MustDmctl("operate-source", "create", harness.WriteFile(t, t.TempDir(), "s.yaml", sourceYAML("after-offline", 3306)))
 }
 
 func TestNoQuorumFailsClearlyInsteadOfHanging(t *testing.T) {
@@ -86,7 +86,7 @@ func TestNoQuorumFailsClearlyInsteadOfHanging(t *testing.T) {
 	}
 	_ = survivor
 	start := time.Now()
-	_, err := c.Dmctl("--timeout", "6s", "operate-source", "create", writeFile(t, "s.yaml", sourceYAML("no-quorum", 3306)))
+	_, err := c.Dmctl("--timeout", "6s", "operate-source", "create", harness.WriteFile(t, t.TempDir(), "s.yaml", sourceYAML("no-quorum", 3306)))
 	took := time.Since(start)
 	if err == nil {
 		t.Fatal("a write without quorum succeeded")
@@ -101,17 +101,17 @@ func TestNoQuorumFailsClearlyInsteadOfHanging(t *testing.T) {
 
 func TestBadInputIsRejectedClearly(t *testing.T) {
 	c := newCluster(t)
-	mustDmctl(t, c, "operate-source", "create", writeFile(t, "s.yaml", sourceYAML("mysql-01", 3306)))
+	c.MustDmctl("operate-source", "create", harness.WriteFile(t, t.TempDir(), "s.yaml", sourceYAML("mysql-01", 3306)))
 	cases := []struct {
 		name string
 		args []string
 		want string // a fragment the error must contain
 	}{
-		{"malformed source yaml", []string{"operate-source", "create", writeFile(t, "bad.yaml", "source-id: [unterminated\n")}, "line"},
-		{"unknown source field", []string{"operate-source", "create", writeFile(t, "typo.yaml", "source-id: x\nform:\n  host: h\n")}, "form"},
-		{"duplicate source with another config", []string{"operate-source", "create", writeFile(t, "dup.yaml", sourceYAML("mysql-01", 3307))}, "already exists"},
-		{"task on unknown source", []string{"start-task", writeFile(t, "t.yaml", taskYAML("t9", "nope"))}, "nope"},
-		{"task without name", []string{"start-task", writeFile(t, "t2.yaml", "task-mode: all\n")}, "name"},
+		{"malformed source yaml", []string{"operate-source", "create", harness.WriteFile(t, t.TempDir(), "bad.yaml", "source-id: [unterminated\n")}, "line"},
+		{"unknown source field", []string{"operate-source", "create", harness.WriteFile(t, t.TempDir(), "typo.yaml", "source-id: x\nform:\n  host: h\n")}, "form"},
+		{"duplicate source with another config", []string{"operate-source", "create", harness.WriteFile(t, t.TempDir(), "dup.yaml", sourceYAML("mysql-01", 3307))}, "already exists"},
+		{"task on unknown source", []string{"start-task", harness.WriteFile(t, t.TempDir(), "t.yaml", taskYAML("t9", "nope"))}, "nope"},
+		{"task without name", []string{"start-task", harness.WriteFile(t, t.TempDir(), "t2.yaml", "task-mode: all\n")}, "name"},
 		{"unknown task", []string{"pause-task", "ghost"}, "ghost"},
 		{"transfer to unknown node", []string{"transfer-source", "mysql-01", "node9"}, "node9"},
 	}
@@ -127,18 +127,18 @@ func TestBadInputIsRejectedClearly(t *testing.T) {
 		})
 	}
 	// The same source.yaml again (a retry after a lost answer) is no error.
-	if out := mustDmctl(t, c, "operate-source", "create", writeFile(t, "same.yaml", sourceYAML("mysql-01", 3306))); !strings.Contains(out, "unchanged") {
+	if out := c.MustDmctl("operate-source", "create", harness.WriteFile(t, t.TempDir(), "same.yaml", sourceYAML("mysql-01", 3306))); !strings.Contains(out, "unchanged") {
 		t.Fatalf("re-submitting the same source.yaml: %s", out)
 	}
-	mustDmctl(t, c, "start-task", writeFile(t, "task.yaml", taskYAML("t1", "mysql-01")))
+	c.MustDmctl("start-task", harness.WriteFile(t, t.TempDir(), "task.yaml", taskYAML("t1", "mysql-01")))
 	if _, err := c.Dmctl("operate-source", "stop", "mysql-01"); err == nil || !strings.Contains(err.Error(), "t1") {
 		t.Fatalf("removing a source a task uses: want an error naming the task, got %v", err)
 	}
-	if out := mustDmctl(t, c, "start-task", writeFile(t, "task2.yaml", taskYAML("t1", "mysql-01"))); !strings.Contains(out, "unchanged") {
+	if out := c.MustDmctl("start-task", harness.WriteFile(t, t.TempDir(), "task2.yaml", taskYAML("t1", "mysql-01"))); !strings.Contains(out, "unchanged") {
 		t.Fatalf("re-submitting the same task.yaml: %s", out)
 	}
 	changed := strings.Replace(taskYAML("t1", "mysql-01"), "port: 3306", "port: 3307", 1)
-	if _, err := c.Dmctl("start-task", writeFile(t, "task3.yaml", changed)); err == nil || !strings.Contains(err.Error(), "exists") {
+	if _, err := c.Dmctl("start-task", harness.WriteFile(t, t.TempDir(), "task3.yaml", changed)); err == nil || !strings.Contains(err.Error(), "exists") {
 		t.Fatalf("a different task under a used name: %v", err)
 	}
 	// Nothing of the failed calls changed the state.

@@ -31,7 +31,7 @@ func TestMutualTLSAndGossipKey(t *testing.T) {
 	nodeArgs = append(nodeArgs, "--gossip-key", strings.Repeat("ab", 32))
 	c := harness.NewCluster(t, 3, harness.Options{NodeArgs: nodeArgs, DmctlArgs: files.Args()})
 
-	mustDmctl(t, c, "operate-source", "create", writeFile(t, "s.yaml", sourceYAML("mysql-01", 3306)))
+	c.MustDmctl("operate-source", "create", harness.WriteFile(t, t.TempDir(), "s.yaml", sourceYAML("mysql-01", 3306)))
 	waitBound(t, c, "mysql-01", "", 10*time.Second)
 
 	// The raft port completes a TLS handshake with the cluster's certificate.
@@ -60,7 +60,7 @@ func TestEvictLeader(t *testing.T) {
 	c := newCluster(t)
 	m := c.WaitMembersAlive(3, 10*time.Second)
 	old := m.Leader
-	mustDmctl(t, c, "operate-leader", "evict", "--name", old)
+	c.MustDmctl("operate-leader", "evict", "--name", old)
 	var now harness.Members
 	if !harness.Eventually(15*time.Second, func() bool {
 		var err error
@@ -69,8 +69,8 @@ func TestEvictLeader(t *testing.T) {
 	}) {
 		t.Fatalf("leadership did not leave the evicted %s: %+v", old, now)
 	}
-	mustDmctl(t, c, "operate-leader", "cancel-evict", "--name", old)
-	out := mustDmctl(t, c, "-o", "json", "list-member")
+	c.MustDmctl("operate-leader", "cancel-evict", "--name", old)
+	out := c.MustDmctl("-o", "json", "list-member")
 	if strings.Contains(out, `"evict_leader": true`) {
 		t.Fatalf("eviction not cancelled:\n%s", out)
 	}
@@ -78,11 +78,11 @@ func TestEvictLeader(t *testing.T) {
 
 func TestUpdateTaskRestartsRunnerOnNewRevision(t *testing.T) {
 	c := newCluster(t)
-	mustDmctl(t, c, "operate-source", "create", writeFile(t, "s.yaml", sourceYAML("mysql-01", 3306)))
+	c.MustDmctl("operate-source", "create", harness.WriteFile(t, t.TempDir(), "s.yaml", sourceYAML("mysql-01", 3306)))
 	b := waitBound(t, c, "mysql-01", "", 10*time.Second)
-	mustDmctl(t, c, "start-task", writeFile(t, "task.yaml", taskYAML("t1", "mysql-01")))
+	c.MustDmctl("start-task", harness.WriteFile(t, t.TempDir(), "task.yaml", taskYAML("t1", "mysql-01")))
 	changed := strings.Replace(taskYAML("t1", "mysql-01"), "port: 3306", "port: 3307", 1)
-	out := mustDmctl(t, c, "-o", "json", "update-task", writeFile(t, "task2.yaml", changed))
+	out := c.MustDmctl("-o", "json", "update-task", harness.WriteFile(t, t.TempDir(), "task2.yaml", changed))
 	if !strings.Contains(out, `"revision": 2`) {
 		t.Fatalf("update-task did not raise the revision:\n%s", out)
 	}
@@ -99,8 +99,8 @@ func TestUpdateTaskRestartsRunnerOnNewRevision(t *testing.T) {
 		t.Fatalf("%s did not restart the runner on revision 2", n.Name)
 	}
 	// update-task cannot add sources.
-	mustDmctl(t, c, "operate-source", "create", writeFile(t, "s2.yaml", sourceYAML("mysql-02", 3306)))
-	if _, err := c.Dmctl("update-task", writeFile(t, "task3.yaml", taskYAML("t1", "mysql-01", "mysql-02"))); err == nil {
+	c.MustDmctl("operate-source", "create", harness.WriteFile(t, t.TempDir(), "s2.yaml", sourceYAML("mysql-02", 3306)))
+	if _, err := c.Dmctl("update-task", harness.WriteFile(t, t.TempDir(), "task3.yaml", taskYAML("t1", "mysql-01", "mysql-02"))); err == nil {
 		t.Fatal("update-task that adds a source succeeded")
 	}
 }

@@ -22,19 +22,19 @@ func startAll(t *testing.T) (*harness.Cluster, *mariadb.Server, *mariadb.Server)
 func TestFullTask(t *testing.T) {
 	c, up, down := startAll(t)
 	seed(t, up, 20000)
-	mustDmctl(t, c, "operate-source", "create", writeFile(t, "s.yaml", sourceYAML("src1", up)))
+	c.MustDmctl("operate-source", "create", harness.WriteFile(t, t.TempDir(), "s.yaml", sourceYAML("src1", up)))
 	// A wrong target password: check-task names the item and the fix,
 	// start-task refuses, and the password is never printed.
 	bad := strings.Replace(taskYAML("full1", down, 3000, 2, 4), "password: "+mariadb.Password, "password: Wr0ngPassw0rd", 1)
-	out, _ := c.Dmctl("check-task", writeFile(t, "bad.yaml", bad))
+	out, _ := c.Dmctl("check-task", harness.WriteFile(t, t.TempDir(), "bad.yaml", bad))
 	if !strings.Contains(out, "target connection") || strings.Contains(out, "Wr0ngPassw0rd") {
 		t.Errorf("check-task with a wrong target password:\n%s", out)
 	}
-	out, err := c.Dmctl("start-task", writeFile(t, "bad.yaml", bad))
+	out, err := c.Dmctl("start-task", harness.WriteFile(t, t.TempDir(), "bad.yaml", bad))
 	if err == nil || strings.Contains(out+err.Error(), "Wr0ngPassw0rd") || !strings.Contains(err.Error(), "precheck failed") {
 		t.Errorf("start-task with a wrong target password: %v\n%s", err, out)
 	}
-	mustDmctl(t, c, "start-task", writeFile(t, "task.yaml", taskYAML("full1", down, 3000, 2, 4)))
+	c.MustDmctl("start-task", harness.WriteFile(t, t.TempDir(), "task.yaml", taskYAML("full1", down, 3000, 2, 4)))
 	waitFinished(t, c, "full1", 90*time.Second)
 	checkCopy(t, up, down)
 	_, _, st, err := status(c, "full1")
@@ -51,8 +51,8 @@ func TestFullTask(t *testing.T) {
 func TestFailoverMidLoad(t *testing.T) {
 	c, up, down := startAll(t)
 	seed(t, up, 200000)
-	mustDmctl(t, c, "operate-source", "create", writeFile(t, "s.yaml", sourceYAML("src1", up)))
-	mustDmctl(t, c, "start-task", writeFile(t, "task.yaml", taskYAML("fo", down, 2000, 1, 2)))
+	c.MustDmctl("operate-source", "create", harness.WriteFile(t, t.TempDir(), "s.yaml", sourceYAML("src1", up)))
+	c.MustDmctl("start-task", harness.WriteFile(t, t.TempDir(), "task.yaml", taskYAML("fo", down, 2000, 1, 2)))
 
 	var worker string
 	var epoch uint64
@@ -91,8 +91,8 @@ func TestFailoverMidLoad(t *testing.T) {
 func TestTargetRestartMidLoad(t *testing.T) {
 	c, up, down := startAll(t)
 	seed(t, up, 120000)
-	mustDmctl(t, c, "operate-source", "create", writeFile(t, "s.yaml", sourceYAML("src1", up)))
-	mustDmctl(t, c, "start-task", writeFile(t, "task.yaml", taskYAML("rt", down, 2000, 1, 2)))
+	c.MustDmctl("operate-source", "create", harness.WriteFile(t, t.TempDir(), "s.yaml", sourceYAML("src1", up)))
+	c.MustDmctl("start-task", harness.WriteFile(t, t.TempDir(), "task.yaml", taskYAML("rt", down, 2000, 1, 2)))
 	if !harness.Eventually(60*time.Second, func() bool {
 		_, _, st, err := status(c, "rt")
 		var p loadProgress

@@ -3,8 +3,6 @@ package full
 import (
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -80,24 +78,6 @@ func waitFinished(t *testing.T, c *harness.Cluster, task string, timeout time.Du
 	if !ok {
 		t.Fatalf("task %s not finished within %v: %+v %s %v", task, timeout, st, st.Progress, err)
 	}
-}
-
-func writeFile(t *testing.T, name, text string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), name)
-	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
-func mustDmctl(t *testing.T, c *harness.Cluster, args ...string) string {
-	t.Helper()
-	out, err := c.Dmctl(args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 func sourceYAML(id string, up *mariadb.Server) string {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -254,4 +255,25 @@ func (c *Cluster) Rejoin(n *Node) error {
 		}
 	}
 	return n.start(n.args("join", c.liveAddrs()))
+}
+
+// MustDmctl runs dmctl and fails the test on an error.
+func (c *Cluster) MustDmctl(args ...string) string {
+	c.t.Helper()
+	out, err := c.Dmctl(args...)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return out
+}
+
+// WriteFile writes text to dir/name (a config for dmctl or dmnode) and
+// returns the path.
+func WriteFile(tb TB, dir, name, text string) string {
+	tb.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	return p
 }

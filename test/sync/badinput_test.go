@@ -20,17 +20,17 @@ func TestBadInput(t *testing.T) {
 		mariadb.Options{Name: "stmt", Binlog: true, ExtraArgs: []string{"--binlog-format=STATEMENT"}})
 	up, down, stmt := srv[0], srv[1], srv[2]
 	c := harness.NewCluster(t, 1, harness.Options{NodeArgs: harness.FastTimeouts})
-	mustDmctl(t, c, "operate-source", "create", writeFile(t, "s1.yaml", sourceYAML("src1", up)))
-	mustDmctl(t, c, "operate-source", "create", writeFile(t, "s2.yaml", sourceYAML("src2", stmt)))
+	c.MustDmctl("operate-source", "create", harness.WriteFile(t, t.TempDir(), "s1.yaml", sourceYAML("src1", up)))
+	c.MustDmctl("operate-source", "create", harness.WriteFile(t, t.TempDir(), "s2.yaml", sourceYAML("src2", stmt)))
 
 	t.Run("BinlogNotRow", func(t *testing.T) { statementBinlog(t, c, stmt, down) })
 
 	up.Exec(t, seedSQL(2000)...)
-	mustDmctl(t, c, "start-task", writeFile(t, "task.yaml", taskYAML("bad1", "all", down, 4, 32, "")))
+	c.MustDmctl("start-task", harness.WriteFile(t, t.TempDir(), "task.yaml", taskYAML("bad1", "all", down, 4, 32, "")))
 	waitSyncing(t, c, "bad1", 60*time.Second)
 	t.Run("DDLRejected", func(t *testing.T) { ddlRejected(t, c, up, down) })
 	t.Run("RowRejected", func(t *testing.T) { rowRejected(t, c, up, down) })
-	mustDmctl(t, c, "stop-task", "bad1")
+	c.MustDmctl("stop-task", "bad1")
 	t.Run("PurgedBinlog", func(t *testing.T) { purgedBinlog(t, c, up, down) })
 }
 
@@ -40,7 +40,7 @@ func statementBinlog(t *testing.T, c *harness.Cluster, stmt, down *mariadb.Serve
 	stmt.Exec(t, "CREATE DATABASE app", "CREATE TABLE app.t (id INT PRIMARY KEY)", "INSERT INTO app.t VALUES (1)")
 	task := strings.Replace(taskYAML("stmt1", "all", down, 1, 10, ""), "source-id: src1", "source-id: src2", 1)
 	task = strings.Replace(task, "do-dbs: [\"app\"]", "do-dbs: [\"app\"]\n    ignore-tables: [{db-name: app, tbl-name: nothing}]", 1)
-	out, err := c.Dmctl("start-task", writeFile(t, "stmt.yaml", task))
+	out, err := c.Dmctl("start-task", harness.WriteFile(t, t.TempDir(), "stmt.yaml", task))
 	if err != nil {
 		msg := out + err.Error()
 		t.Logf("start-task refused: %s", msg)
@@ -54,7 +54,7 @@ func statementBinlog(t *testing.T, c *harness.Cluster, stmt, down *mariadb.Serve
 	if !strings.Contains(e.Message+e.Workaround, "binlog_format") {
 		t.Errorf("the error does not name binlog_format: %+v", e)
 	}
-	mustDmctl(t, c, "stop-task", "stmt1")
+	c.MustDmctl("stop-task", "stmt1")
 }
 
 // ddlRejected: a CREATE TABLE for a table that already exists on the
@@ -81,7 +81,7 @@ func ddlRejected(t *testing.T, c *harness.Cluster, up, down *mariadb.Server) {
 		t.Errorf("a row written after the rejected DDL is on the target while the subtask is paused")
 	}
 	down.Exec(t, "DROP TABLE app.clash")
-	mustDmctl(t, c, "resume-task", "bad1")
+	c.MustDmctl("resume-task", "bad1")
 	converge(t, c, "bad1", up, down, "app", 60*time.Second)
 }
 
@@ -111,7 +111,7 @@ func rowRejected(t *testing.T, c *harness.Cluster, up, down *mariadb.Server) {
 	t.Logf("%d of the 20 later rows are on the target while the subtask is paused",
 		count(t, down, "SELECT COUNT(*) FROM app.items WHERE id BETWEEN 99999200 AND 99999219"))
 	down.Exec(t, "ALTER TABLE app.items DROP CONSTRAINT qty_small")
-	mustDmctl(t, c, "resume-task", "bad1")
+	c.MustDmctl("resume-task", "bad1")
 	converge(t, c, "bad1", up, down, "app", 60*time.Second)
 }
 
@@ -152,7 +152,7 @@ func purgedBinlog(t *testing.T, c *harness.Cluster, up, down *mariadb.Server) {
 		t.Fatalf("the source did not purge its binlogs before %s: %v", last, logs())
 	}
 	meta := fmt.Sprintf("    meta: {binlog-name: %s, binlog-pos: 4}\n", first)
-	out, err := c.Dmctl("start-task", writeFile(t, "purge.yaml", taskYAML("purge1", "incremental", down, 2, 10, meta)))
+	out, err := c.Dmctl("start-task", harness.WriteFile(t, t.TempDir(), "purge.yaml", taskYAML("purge1", "incremental", down, 2, 10, meta)))
 	var msg string
 	if err != nil {
 		msg = out + err.Error()

@@ -18,9 +18,9 @@ func TestBinlogSkipReplace(t *testing.T) {
 	srv := mariadb.StartMany(t, mariadb.Options{Name: "up", Binlog: true}, mariadb.Options{Name: "down"})
 	up, down := srv[0], srv[1]
 	c := harness.NewCluster(t, 1, harness.Options{NodeArgs: harness.FastTimeouts})
-	mustDmctl(t, c, "operate-source", "create", writeFile(t, "s1.yaml", sourceYAML("src1", up)))
+	c.MustDmctl("operate-source", "create", harness.WriteFile(t, t.TempDir(), "s1.yaml", sourceYAML("src1", up)))
 	up.Exec(t, seedSQL(500)...)
-	mustDmctl(t, c, "start-task", writeFile(t, "task.yaml", taskYAML("bl1", "all", down, 4, 32, "")))
+	c.MustDmctl("start-task", harness.WriteFile(t, t.TempDir(), "task.yaml", taskYAML("bl1", "all", down, 4, 32, "")))
 	waitSyncing(t, c, "bl1", 60*time.Second)
 
 	t.Run("Skip", func(t *testing.T) {
@@ -31,7 +31,7 @@ func TestBinlogSkipReplace(t *testing.T) {
 			"INSERT INTO app.skipme VALUES (1, 'after')",
 			"INSERT INTO app.items VALUES (99998001, 'after-skip', 1, 'written after the skipped DDL')")
 		pausedAt(t, c, down, "skipme", 99998001)
-		out := mustDmctl(t, c, "binlog", "skip", "bl1")
+		out := c.MustDmctl("binlog", "skip", "bl1")
 		t.Logf("binlog skip:\n%s", out)
 		if !strings.Contains(out, "src1") || !strings.Contains(out, "mysql-bin") && !strings.Contains(out, "bin.") {
 			t.Errorf("binlog skip does not show the source and the position:\n%s", out)
@@ -50,7 +50,7 @@ func TestBinlogSkipReplace(t *testing.T) {
 			"INSERT INTO app.repl VALUES (1, 'after'), (2, 'after')",
 			"INSERT INTO app.items VALUES (99998002, 'after-replace', 1, 'written after the replaced DDL')")
 		pausedAt(t, c, down, "repl", 99998002)
-		out := mustDmctl(t, c, "-o", "json", "binlog", "replace", "bl1",
+		out := c.MustDmctl("-o", "json", "binlog", "replace", "bl1",
 			"DROP TABLE app.repl; CREATE TABLE app.repl (id INT PRIMARY KEY, v VARCHAR(10))")
 		t.Logf("binlog replace:\n%s", out)
 		var resp struct {

@@ -19,7 +19,7 @@ func startStreaming(t *testing.T, task string) (*harness.Cluster, *mariadb.Serve
 	w := newWorkload(t, up, 2)
 	w.start(100000, 5*time.Millisecond)
 	t.Cleanup(w.halt)
-	mustDmctl(t, c, "start-task", writeFile(t, "task.yaml", taskYAML(task, "all", down, 4, 32, "")))
+	c.MustDmctl("start-task", harness.WriteFile(t, t.TempDir(), "task.yaml", taskYAML(task, "all", down, 4, 32, "")))
 	waitSyncing(t, c, task, 90*time.Second)
 	st := waitStatus(t, c, task, 30*time.Second, "rows applied by the sync unit", false, func(s subtask) bool {
 		p, ok := s.sync()
@@ -132,7 +132,7 @@ func TestKillDuringLoad(t *testing.T) {
 	w := newWorkload(t, up, 3)
 	w.start(100000, 5*time.Millisecond)
 	t.Cleanup(w.halt)
-	mustDmctl(t, c, "start-task", writeFile(t, "task.yaml", taskYAML("kl1", "all", down, 4, 32, "")))
+	c.MustDmctl("start-task", harness.WriteFile(t, t.TempDir(), "task.yaml", taskYAML("kl1", "all", down, 4, 32, "")))
 	st := waitStatus(t, c, "kl1", 60*time.Second, "the load", false, func(s subtask) bool {
 		var p struct {
 			FinishedRows int64 `json:"finishedRows"`

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -130,24 +128,6 @@ func waitMoved(t *testing.T, c *harness.Cluster, task, from string, epoch uint64
 	})
 }
 
-func writeFile(t *testing.T, name, text string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), name)
-	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
-func mustDmctl(t *testing.T, c *harness.Cluster, args ...string) string {
-	t.Helper()
-	out, err := c.Dmctl(args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
 func sourceYAML(id string, up *mariadb.Server) string {
 	return fmt.Sprintf("source-id: %s\nflavor: mariadb\nenable-gtid: true\nfrom:\n  host: 127.0.0.1\n  port: %d\n  user: %s\n  password: %s\n",
 		id, up.Port, mariadb.User, mariadb.Password)
@@ -182,7 +162,7 @@ func setup(t *testing.T, n int) (*harness.Cluster, *mariadb.Server, *mariadb.Ser
 	t.Helper()
 	srv := mariadb.StartMany(t, mariadb.Options{Name: "up", Binlog: true}, mariadb.Options{Name: "down"})
 	c := harness.NewCluster(t, n, harness.Options{NodeArgs: harness.FastTimeouts})
-	mustDmctl(t, c, "operate-source", "create", writeFile(t, "s.yaml", sourceYAML("src1", srv[0])))
+	c.MustDmctl("operate-source", "create", harness.WriteFile(t, t.TempDir(), "s.yaml", sourceYAML("src1", srv[0])))
 	return c, srv[0], srv[1]
 }
 

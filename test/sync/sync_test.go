@@ -3,6 +3,8 @@ package syncsuite
 import (
 	"testing"
 	"time"
+
+	"github.com/dmraft/dmraft/test/harness"
 )
 
 // TestAllUnderWorkload: task-mode all on three nodes while the source
@@ -15,7 +17,7 @@ func TestAllUnderWorkload(t *testing.T) {
 	w.start(100000, 5*time.Millisecond)
 	defer w.halt()
 
-	mustDmctl(t, c, "start-task", writeFile(t, "task.yaml", taskYAML("all1", "all", down, 4, 64, "")))
+	c.MustDmctl("start-task", harness.WriteFile(t, t.TempDir(), "task.yaml", taskYAML("all1", "all", down, 4, 64, "")))
 	started := w.round.Load()
 	st := waitStatus(t, c, "all1", 60*time.Second, "the full phase", false, func(s subtask) bool { return s.Unit == "load" || s.Unit == "sync" })
 	// A DDL while the full phase runs: the sync unit replays it from the
@@ -40,7 +42,7 @@ func TestAllUnderWorkload(t *testing.T) {
 	w.waitRounds(10, 60*time.Second)
 	// Fewer workers: the sync unit restarts from its checkpoints and
 	// switches the worker count at a drained boundary.
-	mustDmctl(t, c, "update-task", writeFile(t, "task2.yaml", taskYAML("all1", "all", down, 2, 16, "")))
+	c.MustDmctl("update-task", harness.WriteFile(t, t.TempDir(), "task2.yaml", taskYAML("all1", "all", down, 2, 16, "")))
 	w.waitRounds(20, 60*time.Second)
 	w.halt()
 
