@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -35,13 +34,12 @@ type Options struct {
 // FastTimeouts are the fence and rebind timeouts tests use.
 var FastTimeouts = []string{"--fence-timeout", "1s", "--rebind-after", "2s"}
 
-var clusterSeq atomic.Int32
-
 // Cluster is a set of dmnode processes on loopback.
 type Cluster struct {
 	t      TB
 	opts   Options
 	id     int
+	uids   *uidBlock
 	dir    string
 	dmnode string
 	dmctl  string
@@ -64,7 +62,11 @@ func NewCluster(t TB, n int, opts Options) *Cluster {
 		t.Fatal(err)
 	}
 	_ = os.Chmod(dir, 0o755)
-	c := &Cluster{t: t, opts: opts, id: int(clusterSeq.Add(1)), dir: dir, dmnode: dmnode, dmctl: dmctl}
+	block, err := reserveUIDBlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Cluster{t: t, opts: opts, id: block.id, uids: block, dir: dir, dmnode: dmnode, dmctl: dmctl}
 	t.Cleanup(c.cleanup)
 	for i := 0; i < n; i++ {
 		if _, err := c.AddNode(); err != nil {
@@ -106,6 +108,7 @@ func (c *Cluster) cleanup() {
 		n.Resume()
 		n.Kill()
 	}
+	c.uids.release()
 	if c.t.Failed() {
 		for _, n := range c.Nodes {
 			c.t.Logf("---- %s log tail (%s)\n%s", n.Name, n.LogPath, n.LogTail(40))
