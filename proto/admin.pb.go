@@ -245,10 +245,13 @@ func (x *OperateSourceResponse) GetSources() []*SourceStatus {
 }
 
 type StartTaskRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	TaskYaml      string                 `protobuf:"bytes,1,opt,name=task_yaml,json=taskYaml,proto3" json:"task_yaml,omitempty"`
-	Sources       []string               `protobuf:"bytes,2,rep,name=sources,proto3" json:"sources,omitempty"`
-	RemoveMeta    bool                   `protobuf:"varint,3,opt,name=remove_meta,json=removeMeta,proto3" json:"remove_meta,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	TaskYaml   string                 `protobuf:"bytes,1,opt,name=task_yaml,json=taskYaml,proto3" json:"task_yaml,omitempty"`
+	Sources    []string               `protobuf:"bytes,2,rep,name=sources,proto3" json:"sources,omitempty"`
+	RemoveMeta bool                   `protobuf:"varint,3,opt,name=remove_meta,json=removeMeta,proto3" json:"remove_meta,omitempty"`
+	// start_time_unix is `--start-time` in seconds since the epoch (0: unset):
+	// an incremental task starts at the first binlog transaction at or after it.
+	StartTimeUnix int64 `protobuf:"varint,4,opt,name=start_time_unix,json=startTimeUnix,proto3" json:"start_time_unix,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -302,6 +305,13 @@ func (x *StartTaskRequest) GetRemoveMeta() bool {
 		return x.RemoveMeta
 	}
 	return false
+}
+
+func (x *StartTaskRequest) GetStartTimeUnix() int64 {
+	if x != nil {
+		return x.StartTimeUnix
+	}
+	return 0
 }
 
 type SubtaskResult struct {
@@ -2207,12 +2217,13 @@ const file_admin_proto_rawDesc = "" +
 	"\rbound_unix_ms\x18\n" +
 	" \x01(\x03R\vboundUnixMs\"K\n" +
 	"\x15OperateSourceResponse\x122\n" +
-	"\asources\x18\x01 \x03(\v2\x18.dmraft.rpc.SourceStatusR\asources\"j\n" +
+	"\asources\x18\x01 \x03(\v2\x18.dmraft.rpc.SourceStatusR\asources\"\x92\x01\n" +
 	"\x10StartTaskRequest\x12\x1b\n" +
 	"\ttask_yaml\x18\x01 \x01(\tR\btaskYaml\x12\x18\n" +
 	"\asources\x18\x02 \x03(\tR\asources\x12\x1f\n" +
 	"\vremove_meta\x18\x03 \x01(\bR\n" +
-	"removeMeta\"\\\n" +
+	"removeMeta\x12&\n" +
+	"\x0fstart_time_unix\x18\x04 \x01(\x03R\rstartTimeUnix\"\\\n" +
 	"\rSubtaskResult\x12\x1b\n" +
 	"\tsource_id\x18\x01 \x01(\tR\bsourceId\x12\x16\n" +
 	"\x06worker\x18\x02 \x01(\tR\x06worker\x12\x16\n" +

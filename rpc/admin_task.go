@@ -13,11 +13,17 @@ import (
 	"github.com/dmraft/dmraft/scheduler"
 )
 
-// parseTask parses and normalizes a task.yaml into its FSM record.
-func (s *Server) parseTask(text string) (*pb.Task, error) {
+// parseTask parses and normalizes a task.yaml into its FSM record; edit,
+// when set, changes the parsed task first.
+func (s *Server) parseTask(text string, edit func(*config.Task) error) (*pb.Task, error) {
 	t, err := config.ParseTask([]byte(text))
 	if err != nil {
 		return nil, invalid(err)
+	}
+	if edit != nil {
+		if err := edit(t); err != nil {
+			return nil, err
+		}
 	}
 	rec, err := t.ToProto(s.secret)
 	if err != nil {
@@ -29,11 +35,11 @@ func (s *Server) parseTask(text string) (*pb.Task, error) {
 // StartTask creates a task and its subtasks.
 func (s *Server) StartTask(ctx context.Context, req *pb.StartTaskRequest) (*pb.TaskResponse, error) {
 	return atLeader(ctx, s, func(ctx context.Context) (*pb.TaskResponse, error) {
-		task, err := s.parseTask(req.TaskYaml)
+		v, err := s.freshView(ctx)
 		if err != nil {
 			return nil, err
 		}
-		v, err := s.freshView(ctx)
+		task, err := s.parseTask(req.TaskYaml, func(t *config.Task) error { return s.applyStartTime(ctx, v, t, req.StartTimeUnix) })
 		if err != nil {
 			return nil, err
 		}
@@ -60,11 +66,11 @@ func (s *Server) StartTask(ctx context.Context, req *pb.StartTaskRequest) (*pb.T
 // UpdateTask raises a task's revision with a new configuration.
 func (s *Server) UpdateTask(ctx context.Context, req *pb.StartTaskRequest) (*pb.TaskResponse, error) {
 	return atLeader(ctx, s, func(ctx context.Context) (*pb.TaskResponse, error) {
-		task, err := s.parseTask(req.TaskYaml)
+		v, err := s.freshView(ctx)
 		if err != nil {
 			return nil, err
 		}
-		v, err := s.freshView(ctx)
+		task, err := s.parseTask(req.TaskYaml, func(t *config.Task) error { return keepStartTime(v, t) })
 		if err != nil {
 			return nil, err
 		}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -34,6 +36,7 @@ func taskNameOf(arg string) (string, error) {
 func startTaskCommand(g *globals) *cobra.Command {
 	var sources []string
 	var removeMeta bool
+	var startTime string
 	cmd := &cobra.Command{
 		Use:   "start-task task.yaml",
 		Short: "Start a task: one subtask per source, run on the node each source is bound to",
@@ -44,11 +47,20 @@ func startTaskCommand(g *globals) *cobra.Command {
 				return err
 			}
 			req := &pb.StartTaskRequest{TaskYaml: text, Sources: sources, RemoveMeta: removeMeta}
+			if startTime != "" {
+				at, err := parseStartTime(startTime, time.Local)
+				if err != nil {
+					return err
+				}
+				req.StartTimeUnix = at.Unix()
+			}
 			return taskCall(g, func(ctx context.Context, a pb.AdminClient) (*pb.TaskResponse, error) { return a.StartTask(ctx, req) })
 		},
 	}
 	cmd.Flags().StringSliceVarP(&sources, "source", "s", nil, "start only these sources of the task")
 	cmd.Flags().BoolVar(&removeMeta, "remove-meta", false, "accepted for DM compatibility; checkpoints are kept")
+	cmd.Flags().StringVar(&startTime, "start-time", "", "task-mode incremental: start at the first binlog transaction at or after this time, "+
+		"e.g. '2021-10-21 00:01:00' or 2021-10-21T00:01:00 (local time unless an offset is given)")
 	return cmd
 }
 
@@ -175,4 +187,17 @@ func checkTaskCommand(g *globals) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// startTimeLayouts are the forms --start-time accepts, as DM's.
+var startTimeLayouts = []string{time.DateTime, "2006-01-02T15:04:05", time.RFC3339}
+
+// parseStartTime reads --start-time in loc unless the text has an offset.
+func parseStartTime(text string, loc *time.Location) (time.Time, error) {
+	for _, l := range startTimeLayouts {
+		if at, err := time.ParseInLocation(l, strings.TrimSpace(text), loc); err == nil {
+			return at, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("--start-time %q: use '2006-01-02 15:04:05', 2006-01-02T15:04:05 or RFC 3339 with an offset", text)
 }

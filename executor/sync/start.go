@@ -42,13 +42,16 @@ func (u *Unit) fullMarks() (first, last binlog.Position, ok bool) {
 }
 
 // initialPosition is where a subtask without a sync checkpoint starts.
-func (u *Unit) initialPosition(first binlog.Position, fromFull bool) (binlog.Position, error) {
+func (u *Unit) initialPosition(ctx context.Context, sdb querier, rcfg binlog.Config, first binlog.Position, fromFull bool) (binlog.Position, error) {
 	if fromFull {
 		if first.IsZero() && first.GTID == "" {
 			return first, &executor.Error{Code: "StartPositionMissing", Class: "internal", Message: "the full phase recorded no binlog position",
 				Workaround: "restart the task with a fresh full copy (`dmctl stop-task`, drop the target tables, `dmctl start-task`)"}
 		}
 		return first, nil
+	}
+	if u.task.StartTimeUnix != 0 {
+		return startTimePosition(ctx, sdb, rcfg, time.Unix(u.task.StartTimeUnix, 0))
 	}
 	m := u.inst.Meta
 	if m == nil || (m.BinlogName == "" && m.BinlogGTID == "") {

@@ -114,6 +114,17 @@ func (u *Unit) runOnce(ctx context.Context) error {
 		return err
 	}
 
+	pw, err := srcCfg.From.PlainPassword(u.d.Key)
+	if err != nil {
+		return &executor.Error{Code: "ConfigInvalid", Class: "config", Message: "decrypt the source password", Err: err, Workaround: "re-create the source with `dmctl operate-source create`"}
+	}
+	port := srcCfg.From.Port
+	if port == 0 {
+		port = config.DefaultPort
+	}
+	rcfg := binlog.Config{Flavor: flavor, Host: srcCfg.From.Host, Port: uint16(port), User: srcCfg.From.User, Password: pw,
+		ServerID: serverID(srcCfg.ServerID, u.task.Name, u.inst.SourceID)}
+
 	workers := max(u.inst.Syncer.WorkerCount, 1)
 	tdb, err := openTarget(ctx, u.task.TargetDatabase, u.d.Key, workers)
 	if err != nil {
@@ -138,7 +149,7 @@ func (u *Unit) runOnce(ctx context.Context) error {
 	}
 	first, last, fromFull := u.fullMarks()
 	if resume == nil {
-		start, err := u.initialPosition(first, fromFull)
+		start, err := u.initialPosition(ctx, sdb, rcfg, first, fromFull)
 		if err != nil {
 			return err
 		}
@@ -159,17 +170,7 @@ func (u *Unit) runOnce(ctx context.Context) error {
 	}
 
 	start := resume.Start()
-	pw, err := srcCfg.From.PlainPassword(u.d.Key)
-	if err != nil {
-		return &executor.Error{Code: "ConfigInvalid", Class: "config", Message: "decrypt the source password", Err: err, Workaround: "re-create the source with `dmctl operate-source create`"}
-	}
-	port := srcCfg.From.Port
-	if port == 0 {
-		port = config.DefaultPort
-	}
-	rcfg := binlog.Config{Flavor: flavor, Host: srcCfg.From.Host, Port: uint16(port), User: srcCfg.From.User, Password: pw,
-		ServerID: serverID(srcCfg.ServerID, u.task.Name, u.inst.SourceID), Start: start,
-		UseGTID: srcCfg.EnableGTID && start.GTID != "" && start.Name == ""}
+	rcfg.Start, rcfg.UseGTID = start, srcCfg.EnableGTID && start.GTID != "" && start.Name == ""
 	reader, err := binlog.OpenContext(ctx, rcfg)
 	if err != nil {
 		if ctx.Err() != nil {

@@ -53,6 +53,10 @@ type Task struct {
 	IgnoreCheckingItems       []string `yaml:"ignore-checking-items" json:"ignore-checking-items,omitempty"`
 	CleanDumpFile             bool     `yaml:"clean-dump-file" json:"clean-dump-file"` // default true
 	Timezone                  string   `yaml:"timezone" json:"timezone,omitempty"`
+	// StartTimeUnix is `dmctl start-task --start-time` (seconds since the
+	// epoch): where an incremental task without a sync checkpoint starts
+	// reading the binlog. It is not a task.yaml field.
+	StartTimeUnix int64 `yaml:"-" json:"start-time-unix,omitempty"`
 
 	TargetDatabase DBConfig    `yaml:"target-database" json:"target-database"`
 	MySQLInstances []*Instance `yaml:"mysql-instances" json:"mysql-instances"`

@@ -48,10 +48,9 @@ type Reader struct {
 	pending []Event // queued output
 }
 
-// Open connects and starts streaming from cfg.Start. The password is never
-// logged: go-mysql's logger is discarded.
-func Open(cfg Config) (*Reader, error) {
-	sc := replication.BinlogSyncerConfig{
+// syncerConfig is go-mysql's configuration for cfg.
+func syncerConfig(cfg Config) replication.BinlogSyncerConfig {
+	return replication.BinlogSyncerConfig{
 		ServerID:                cfg.ServerID,
 		Flavor:                  cfg.Flavor,
 		Host:                    cfg.Host,
@@ -69,6 +68,12 @@ func Open(cfg Config) (*Reader, error) {
 		DisableRetrySync:        true,
 		Logger:                  slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
+}
+
+// Open connects and starts streaming from cfg.Start. The password is never
+// logged: go-mysql's logger is discarded.
+func Open(cfg Config) (*Reader, error) {
+	sc := syncerConfig(cfg)
 	r := &Reader{cfg: cfg, syncer: replication.NewBinlogSyncer(sc), file: cfg.Start.Name}
 	var err error
 	if cfg.UseGTID {
