@@ -15,6 +15,7 @@ type progress struct {
 	mu          sync.Mutex
 	master      binlog.Position
 	masterErr   string
+	clockOffset time.Duration // the source's clock minus ours
 	workers     func() (binlog.Position, uint32, bool) // committed low-water mark, its event time, idle
 	totalRows   int64
 	totalEvents int64
@@ -63,6 +64,14 @@ func (p *progress) setMaster(pos binlog.Position, err error) {
 		return
 	}
 	p.master, p.masterErr = pos, ""
+}
+
+// setClockOffset records how far the source's clock is ahead of ours, so
+// that the lag computed from binlog event times does not include the skew.
+func (p *progress) setClockOffset(d time.Duration) {
+	p.mu.Lock()
+	p.clockOffset = d
+	p.mu.Unlock()
 }
 
 func (p *progress) setBlocking(ddl []string) {
@@ -133,7 +142,7 @@ func (p *progress) JSON() string {
 		}
 		s.Synced = idle && !p.master.IsZero() && low.Compare(p.master) >= 0
 		if !s.Synced && ts > 0 {
-			s.SecondsBehindMaster = max(0, now.Unix()-int64(ts))
+			s.SecondsBehindMaster = max(0, now.Add(p.clockOffset).Unix()-int64(ts))
 		}
 	}
 	b, _ := json.Marshal(s)

@@ -159,6 +159,19 @@ func masterPosition(ctx context.Context, db querier, flavor string) (binlog.Posi
 	return p, nil
 }
 
+// sourceClockOffset is the source's clock minus ours, read in one round
+// trip and centred on it.
+func sourceClockOffset(ctx context.Context, db querier, now func() time.Time) (time.Duration, error) {
+	before := now()
+	var micros int64
+	if err := db.QueryRowContext(ctx, "SELECT CAST(UNIX_TIMESTAMP(NOW(6)) * 1000000 AS SIGNED)").Scan(&micros); err != nil {
+		return 0, err
+	}
+	after := now()
+	mid := before.Add(after.Sub(before) / 2)
+	return time.UnixMicro(micros).Sub(mid), nil
+}
+
 // serverID is the replica id of the binlog connection: source.yaml's
 // server-id, or one derived from the task and source (stable, so a new
 // owner of the source replaces the old connection on the server).

@@ -262,6 +262,9 @@ func (u *Unit) pollMaster(ctx context.Context, db querier, flavor string) {
 	for {
 		pos, err := masterPosition(ctx, db, flavor)
 		u.prog.setMaster(pos, err)
+		if off, err := sourceClockOffset(ctx, db, time.Now); err == nil {
+			u.prog.setClockOffset(off)
+		}
 		select {
 		case <-ctx.Done():
 			return
