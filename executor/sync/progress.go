@@ -15,7 +15,7 @@ type progress struct {
 	mu          sync.Mutex
 	master      binlog.Position
 	masterErr   string
-	clockOffset time.Duration // the source's clock minus ours
+	clockOffset time.Duration                          // the source's clock minus ours
 	workers     func() (binlog.Position, uint32, bool) // committed low-water mark, its event time, idle
 	totalRows   int64
 	totalEvents int64
