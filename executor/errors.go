@@ -28,11 +28,11 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return e.Err }
 
 // subtaskError turns any error into the record kept in the FSM.
-func subtaskError(unit string, err error) *pb.SubtaskError {
+func subtaskError(task, unit string, err error) *pb.SubtaskError {
 	var e *Error
 	if errors.As(err, &e) {
 		return &pb.SubtaskError{Code: e.Code, Class: e.Class, Message: e.Error(), Workaround: e.Workaround, Unit: unit, BinlogPosition: e.Position}
 	}
 	return &pb.SubtaskError{Code: "Unknown", Class: "internal", Message: err.Error(),
-		Workaround: "fix the cause, then `dmctl resume-task TASK`", Unit: unit}
+		Workaround: "fix the cause, then `dmctl resume-task " + task + "`", Unit: unit}
 }

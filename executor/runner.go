@@ -101,7 +101,7 @@ func (r *runner) run(ctx context.Context, e *Executor, log zerolog.Logger) {
 // fail records a unit error in the FSM and pauses the subtask, so that it
 // survives failover and resume-task retries it.
 func (r *runner) fail(ctx context.Context, e *Executor, log zerolog.Logger, unit string, err error) {
-	se := subtaskError(unit, err)
+	se := subtaskError(r.key.Task, unit, err)
 	r.set(StateError, nil, "", se)
 	log.Error().Str(keyUnit, unit).Str("code", se.Code).Msg(se.Message)
 	cmd := fsm.NewCommand(pb.CommandType_REPORT_SUBTASK_ERROR, &pb.ReportSubtaskError{

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 
+	gmysql "github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/dmraft/dmraft/executor"
@@ -55,11 +56,16 @@ func transient(err error) bool {
 	return false
 }
 
-// mysqlCode returns the server error number of err, or 0.
+// mysqlCode returns the server error number of err (from either client
+// library), or 0.
 func mysqlCode(err error) uint16 {
 	var me *mysql.MySQLError
 	if errors.As(err, &me) {
 		return me.Number
+	}
+	var ge *gmysql.MyError
+	if errors.As(err, &ge) {
+		return ge.Code
 	}
 	return 0
 }
@@ -99,10 +105,22 @@ func binlogError(task string, err error) error {
 			"set binlog_row_metadata=FULL on the source (MySQL 8.0.1+, MariaDB 10.5+; SET GLOBAL binlog_row_metadata=FULL and in my.cnf), then `dmctl resume-task "+task+"`; events written before the change cannot be replicated")
 	case errors.Is(err, binlog.ErrNotFullImage):
 		return sourceError("BinlogRowImage", "read the binlog", err,
-			"set binlog_row_image=FULL on the source, then `dmctl resume-task "+task+"`")
+			"set binlog_row_image=FULL on the source (SET GLOBAL and my.cnf); changes already written with a smaller image cannot be replayed exactly, so restart the task with a fresh full copy (`dmctl stop-task "+task+"`, clear the target, start it with task-mode all)")
 	case errors.Is(err, binlog.ErrServerIDClash):
 		return sourceError("ServerIDClash", "read the binlog", err,
 			"set a server-id in source.yaml that no other replica of the source uses, then `dmctl resume-task "+task+"`")
 	}
 	return err
+}
+
+// sourceLoginError explains a source that refuses our user (a password
+// changed while the task ran); other connection errors pass through.
+func sourceLoginError(task, source, user string, err error) error {
+	if code := mysqlCode(err); code != 1045 && code != 1044 {
+		return err
+	}
+	return sourceError("SourceAccessDenied", "the source refused user "+user, err,
+		"restore that user's password or grants on the source, then `dmctl resume-task "+task+"`; or give dmraft the new password: "+
+			"`dmctl stop-task "+task+"`, `dmctl operate-source stop "+source+"`, `dmctl operate-source create` with the new password in source.yaml, "+
+			"and `dmctl start-task` the same task.yaml (replication continues from the target's checkpoint)")
 }

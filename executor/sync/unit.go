@@ -103,7 +103,7 @@ func (u *Unit) runOnce(ctx context.Context) error {
 	}
 	sdb, err := dump.OpenSource(ctx, srcCfg.From, u.d.Key, 1)
 	if err != nil {
-		return err
+		return sourceLoginError(u.task.Name, u.inst.SourceID, srcCfg.From.User, err)
 	}
 	defer sdb.Close()
 	flavor := srcCfg.Flavor
@@ -123,7 +123,10 @@ func (u *Unit) runOnce(ctx context.Context) error {
 		port = config.DefaultPort
 	}
 	rcfg := binlog.Config{Flavor: flavor, Host: srcCfg.From.Host, Port: uint16(port), User: srcCfg.From.User, Password: pw,
-		ServerID: serverID(srcCfg.ServerID, u.task.Name, u.inst.SourceID)}
+		ServerID: serverID(srcCfg.ServerID, u.task.Name, u.inst.SourceID), ReportHost: reportHost(u.task.Name, u.inst.SourceID)}
+	if err := checkServerID(ctx, sdb, rcfg.ServerID, rcfg.ReportHost, u.task.Name); err != nil {
+		return err
+	}
 
 	workers := max(u.inst.Syncer.WorkerCount, 1)
 	tdb, err := openTarget(ctx, u.task.TargetDatabase, u.d.Key, workers)
@@ -176,7 +179,7 @@ func (u *Unit) runOnce(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return binlogError(u.task.Name, err)
+		return sourceLoginError(u.task.Name, u.inst.SourceID, srcCfg.From.User, binlogError(u.task.Name, err))
 	}
 	defer reader.Close()
 

@@ -29,7 +29,11 @@ type Config struct {
 	User     string
 	Password string
 	ServerID uint32 // our replica server id; must be unique among the source's replicas
-	TLS      *tls.Config
+	// ReportHost is the host name the connection registers with (SHOW
+	// SLAVE HOSTS shows it), so that our own earlier connections can be
+	// told from another replica that uses the same server id.
+	ReportHost string
+	TLS        *tls.Config
 	// UseGTID starts from Start.GTID instead of Start.Name/Pos. Positions
 	// are still tracked as file/offset for ordering.
 	UseGTID bool
@@ -52,6 +56,7 @@ type Reader struct {
 func syncerConfig(cfg Config) replication.BinlogSyncerConfig {
 	return replication.BinlogSyncerConfig{
 		ServerID:                cfg.ServerID,
+		Localhost:               cfg.ReportHost,
 		Flavor:                  cfg.Flavor,
 		Host:                    cfg.Host,
 		Port:                    cfg.Port,
