@@ -62,6 +62,7 @@ type Config struct {
 	// leader's commit index. Without it, followers never hold a lease.
 	RenewLease func(ctx context.Context, leaderAddr string) (commitIndex uint64, err error)
 
+	// Logger carries the node's name (the caller adds the "node" field).
 	Logger zerolog.Logger
 }
 

@@ -81,7 +81,7 @@ func (c *testCluster) newConfig(i int, tune ...func(*Config)) Config {
 		RebindAfter:       testRebind,
 		SnapshotInterval:  time.Minute,
 		SnapshotThreshold: 8192,
-		Logger:            zerolog.New(c.logw).Level(zerolog.InfoLevel).With().Timestamp().Logger(),
+		Logger:            zerolog.New(c.logw).Level(zerolog.InfoLevel).With().Timestamp().Str("node", fmt.Sprintf("node%d", i)).Logger(),
 	}
 	fail := func() *atomic.Bool { c.mu.Lock(); defer c.mu.Unlock(); return c.renewFail[i] }
 	name := cfg.Name

@@ -12,7 +12,6 @@ import (
 // Log field keys used by this package.
 const (
 	logComponent = "component"
-	logNode      = "node"
 	logPeer      = "peer"
 	logIndex     = "index"
 	logLeader    = "leader"

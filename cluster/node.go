@@ -65,7 +65,6 @@ func Open(cfg Config, f *fsm.FSM) (*Node, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	cfg.Logger = cfg.Logger.With().Str(logNode, cfg.Name).Logger()
 	log := cfg.Logger.With().Str(logComponent, "cluster").Logger()
 
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
