@@ -25,6 +25,7 @@ func init() {
 	register(pb.CommandType_PUT_SHARD_OPERATION, func() *pb.PutShardOperation { return &pb.PutShardOperation{} }, applyPutShardOperation)
 	register(pb.CommandType_REMOVE_SHARD_LOCK, func() *pb.RemoveShardLock { return &pb.RemoveShardLock{} }, applyRemoveShardLock)
 	register(pb.CommandType_SET_BINLOG_OPERATOR, func() *pb.SetBinlogOperator { return &pb.SetBinlogOperator{} }, applySetBinlogOperator)
+	register(pb.CommandType_REMOVE_SHARD_INFO, func() *pb.RemoveShardInfo { return &pb.RemoveShardInfo{} }, applyRemoveShardInfo)
 }
 
 func clone[T proto.Message](m T) T { return proto.Clone(m).(T) }
@@ -356,6 +357,18 @@ func applyPutShardOperation(v *View, c *pb.PutShardOperation, _ int64) *pb.Apply
 		return fail(CodeInvalidCommand, "a shard operation needs a lock id")
 	}
 	v.ShardOperations[ShardOperationKey(op.LockId, op.SourceId, op.UpstreamSchema, op.UpstreamTable)] = clone(op)
+	return ok()
+}
+
+// applyRemoveShardInfo unregisters a shard table (dropped upstream). Its
+// operations stay: they belong to the lock, whose planner sees the member
+// gone. A missing info is no error: the executor replays the DROP after a
+// restart.
+func applyRemoveShardInfo(v *View, c *pb.RemoveShardInfo, _ int64) *pb.ApplyResult {
+	if c.Task == "" || c.SourceId == "" || c.UpstreamTable == "" {
+		return fail(CodeInvalidCommand, "removing a shard info needs a task, a source and a table")
+	}
+	delete(v.ShardInfos, ShardInfoKey(c.Task, c.SourceId, c.UpstreamSchema, c.UpstreamTable))
 	return ok()
 }
 

@@ -125,6 +125,7 @@ func commandTables() map[pb.CommandType][]commandCase {
 		pb.CommandType_PUT_SHARD_OPERATION:  putShardOperationCases(),
 		pb.CommandType_REMOVE_SHARD_LOCK:    removeShardLockCases(),
 		pb.CommandType_SET_BINLOG_OPERATOR:  setBinlogOperatorCases(),
+		pb.CommandType_REMOVE_SHARD_INFO:    removeShardInfoCases(),
 	}
 }
 
@@ -1076,6 +1077,35 @@ func putShardOperationCases() []commandCase {
 			name: "missing lock id", setup: cluster,
 			body: &pb.PutShardOperation{Operation: &pb.ShardOperation{SourceId: "s1"}},
 			code: CodeInvalidCommand, msg: []string{"lock id"},
+		},
+	}
+}
+
+func removeShardInfoCases() []commandCase {
+	return []commandCase{
+		{
+			name: "removes that info only; locks and operations stay", setup: then(func(h *harness) { h.shardState() }),
+			body: &pb.RemoveShardInfo{Task: "t1", SourceId: "s1", UpstreamSchema: "shard", UpstreamTable: "tb"},
+			check: func(t *testing.T, _ *pb.ApplyResult, before, after *View) {
+				want := copyView(before)
+				want.Index = after.Index
+				delete(want.ShardInfos, ShardInfoKey("t1", "s1", "shard", "tb"))
+				requireViewsEqual(t, want, after)
+			},
+		},
+		{
+			name: "an info that is not there: nothing changes", setup: then(func(h *harness) { h.shardState() }),
+			body: &pb.RemoveShardInfo{Task: "t1", SourceId: "s9", UpstreamSchema: "shard", UpstreamTable: "tb"},
+			check: func(t *testing.T, _ *pb.ApplyResult, before, after *View) {
+				want := copyView(before)
+				want.Index = after.Index
+				requireViewsEqual(t, want, after)
+			},
+		},
+		{
+			name: "no table", setup: then(func(h *harness) { h.shardState() }),
+			body: &pb.RemoveShardInfo{Task: "t1", SourceId: "s1"},
+			code: CodeInvalidCommand, msg: []string{"table"},
 		},
 	}
 }

@@ -170,6 +170,12 @@ func (g *logGenerator) next(v *View) (pb.CommandType, proto.Message) {
 		return typ, &pb.PutShardOperation{Operation: op}
 	case pb.CommandType_REMOVE_SHARD_LOCK:
 		return typ, &pb.RemoveShardLock{Id: g.lock()}
+	case pb.CommandType_REMOVE_SHARD_INFO:
+		c := &pb.RemoveShardInfo{Task: g.task(), SourceId: g.source(), UpstreamSchema: "db", UpstreamTable: g.table()}
+		if !g.valid() {
+			c.UpstreamTable = ""
+		}
+		return typ, c
 	case pb.CommandType_SET_BINLOG_OPERATOR:
 		task, s := g.subtask(v)
 		c := &pb.SetBinlogOperator{Task: task, SourceId: s}

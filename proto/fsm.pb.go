@@ -47,6 +47,7 @@ const (
 	CommandType_PUT_SHARD_OPERATION  CommandType = 16
 	CommandType_REMOVE_SHARD_LOCK    CommandType = 17
 	CommandType_SET_BINLOG_OPERATOR  CommandType = 18
+	CommandType_REMOVE_SHARD_INFO    CommandType = 19
 )
 
 // Enum value maps for CommandType.
@@ -71,6 +72,7 @@ var (
 		16: "PUT_SHARD_OPERATION",
 		17: "REMOVE_SHARD_LOCK",
 		18: "SET_BINLOG_OPERATOR",
+		19: "REMOVE_SHARD_INFO",
 	}
 	CommandType_value = map[string]int32{
 		"UNKNOWN":              0,
@@ -92,6 +94,7 @@ var (
 		"PUT_SHARD_OPERATION":  16,
 		"REMOVE_SHARD_LOCK":    17,
 		"SET_BINLOG_OPERATOR":  18,
+		"REMOVE_SHARD_INFO":    19,
 	}
 )
 
@@ -2494,6 +2497,77 @@ func (x *RemoveShardLock) GetVersion() uint64 {
 	return 0
 }
 
+// RemoveShardInfo unregisters one shard table of a source (the table was
+// dropped upstream): it leaves the lock of its downstream table. Removing
+// an info that is not there changes nothing.
+type RemoveShardInfo struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Task           string                 `protobuf:"bytes,1,opt,name=task,proto3" json:"task,omitempty"`
+	SourceId       string                 `protobuf:"bytes,2,opt,name=source_id,json=sourceId,proto3" json:"source_id,omitempty"`
+	UpstreamSchema string                 `protobuf:"bytes,3,opt,name=upstream_schema,json=upstreamSchema,proto3" json:"upstream_schema,omitempty"`
+	UpstreamTable  string                 `protobuf:"bytes,4,opt,name=upstream_table,json=upstreamTable,proto3" json:"upstream_table,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *RemoveShardInfo) Reset() {
+	*x = RemoveShardInfo{}
+	mi := &file_fsm_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveShardInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveShardInfo) ProtoMessage() {}
+
+func (x *RemoveShardInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_fsm_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveShardInfo.ProtoReflect.Descriptor instead.
+func (*RemoveShardInfo) Descriptor() ([]byte, []int) {
+	return file_fsm_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *RemoveShardInfo) GetTask() string {
+	if x != nil {
+		return x.Task
+	}
+	return ""
+}
+
+func (x *RemoveShardInfo) GetSourceId() string {
+	if x != nil {
+		return x.SourceId
+	}
+	return ""
+}
+
+func (x *RemoveShardInfo) GetUpstreamSchema() string {
+	if x != nil {
+		return x.UpstreamSchema
+	}
+	return ""
+}
+
+func (x *RemoveShardInfo) GetUpstreamTable() string {
+	if x != nil {
+		return x.UpstreamTable
+	}
+	return ""
+}
+
 // BinlogOperator is `dmctl binlog skip|replace` for one DDL of a subtask.
 type BinlogOperator struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -2506,7 +2580,7 @@ type BinlogOperator struct {
 
 func (x *BinlogOperator) Reset() {
 	*x = BinlogOperator{}
-	mi := &file_fsm_proto_msgTypes[32]
+	mi := &file_fsm_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2518,7 +2592,7 @@ func (x *BinlogOperator) String() string {
 func (*BinlogOperator) ProtoMessage() {}
 
 func (x *BinlogOperator) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[32]
+	mi := &file_fsm_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2531,7 +2605,7 @@ func (x *BinlogOperator) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BinlogOperator.ProtoReflect.Descriptor instead.
 func (*BinlogOperator) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{32}
+	return file_fsm_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *BinlogOperator) GetOp() string {
@@ -2566,7 +2640,7 @@ type SetBinlogOperator struct {
 
 func (x *SetBinlogOperator) Reset() {
 	*x = SetBinlogOperator{}
-	mi := &file_fsm_proto_msgTypes[33]
+	mi := &file_fsm_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2578,7 +2652,7 @@ func (x *SetBinlogOperator) String() string {
 func (*SetBinlogOperator) ProtoMessage() {}
 
 func (x *SetBinlogOperator) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[33]
+	mi := &file_fsm_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2591,7 +2665,7 @@ func (x *SetBinlogOperator) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetBinlogOperator.ProtoReflect.Descriptor instead.
 func (*SetBinlogOperator) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{33}
+	return file_fsm_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *SetBinlogOperator) GetTask() string {
@@ -2822,7 +2896,12 @@ const file_fsm_proto_rawDesc = "" +
 	"\toperation\x18\x01 \x01(\v2\x1a.dmraft.fsm.ShardOperationR\toperation\";\n" +
 	"\x0fRemoveShardLock\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
-	"\aversion\x18\x02 \x01(\x04R\aversion\"\\\n" +
+	"\aversion\x18\x02 \x01(\x04R\aversion\"\x92\x01\n" +
+	"\x0fRemoveShardInfo\x12\x12\n" +
+	"\x04task\x18\x01 \x01(\tR\x04task\x12\x1b\n" +
+	"\tsource_id\x18\x02 \x01(\tR\bsourceId\x12'\n" +
+	"\x0fupstream_schema\x18\x03 \x01(\tR\x0eupstreamSchema\x12%\n" +
+	"\x0eupstream_table\x18\x04 \x01(\tR\rupstreamTable\"\\\n" +
 	"\x0eBinlogOperator\x12\x0e\n" +
 	"\x02op\x18\x01 \x01(\tR\x02op\x12\x1a\n" +
 	"\bposition\x18\x02 \x01(\tR\bposition\x12\x1e\n" +
@@ -2832,7 +2911,7 @@ const file_fsm_proto_rawDesc = "" +
 	"\x11SetBinlogOperator\x12\x12\n" +
 	"\x04task\x18\x01 \x01(\tR\x04task\x12\x1b\n" +
 	"\tsource_id\x18\x02 \x01(\tR\bsourceId\x126\n" +
-	"\boperator\x18\x03 \x01(\v2\x1a.dmraft.fsm.BinlogOperatorR\boperator*\x8e\x03\n" +
+	"\boperator\x18\x03 \x01(\v2\x1a.dmraft.fsm.BinlogOperatorR\boperator*\xa5\x03\n" +
 	"\vCommandType\x12\v\n" +
 	"\aUNKNOWN\x10\x00\x12\x11\n" +
 	"\rREGISTER_NODE\x10\x01\x12\x0f\n" +
@@ -2853,7 +2932,8 @@ const file_fsm_proto_rawDesc = "" +
 	"\x0ePUT_SHARD_LOCK\x10\x0f\x12\x17\n" +
 	"\x13PUT_SHARD_OPERATION\x10\x10\x12\x15\n" +
 	"\x11REMOVE_SHARD_LOCK\x10\x11\x12\x17\n" +
-	"\x13SET_BINLOG_OPERATOR\x10\x12*R\n" +
+	"\x13SET_BINLOG_OPERATOR\x10\x12\x12\x15\n" +
+	"\x11REMOVE_SHARD_INFO\x10\x13*R\n" +
 	"\x05Stage\x12\x15\n" +
 	"\x11STAGE_UNSPECIFIED\x10\x00\x12\v\n" +
 	"\aRUNNING\x10\x01\x12\n" +
@@ -2875,7 +2955,7 @@ func file_fsm_proto_rawDescGZIP() []byte {
 }
 
 var file_fsm_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_fsm_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
+var file_fsm_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
 var file_fsm_proto_goTypes = []any{
 	(CommandType)(0),           // 0: dmraft.fsm.CommandType
 	(Stage)(0),                 // 1: dmraft.fsm.Stage
@@ -2911,10 +2991,11 @@ var file_fsm_proto_goTypes = []any{
 	(*PutShardLock)(nil),       // 31: dmraft.fsm.PutShardLock
 	(*PutShardOperation)(nil),  // 32: dmraft.fsm.PutShardOperation
 	(*RemoveShardLock)(nil),    // 33: dmraft.fsm.RemoveShardLock
-	(*BinlogOperator)(nil),     // 34: dmraft.fsm.BinlogOperator
-	(*SetBinlogOperator)(nil),  // 35: dmraft.fsm.SetBinlogOperator
-	nil,                        // 36: dmraft.fsm.ShardLock.SyncedEntry
-	nil,                        // 37: dmraft.fsm.Snapshot.RetiredEpochsEntry
+	(*RemoveShardInfo)(nil),    // 34: dmraft.fsm.RemoveShardInfo
+	(*BinlogOperator)(nil),     // 35: dmraft.fsm.BinlogOperator
+	(*SetBinlogOperator)(nil),  // 36: dmraft.fsm.SetBinlogOperator
+	nil,                        // 37: dmraft.fsm.ShardLock.SyncedEntry
+	nil,                        // 38: dmraft.fsm.Snapshot.RetiredEpochsEntry
 }
 var file_fsm_proto_depIdxs = []int32{
 	0,  // 0: dmraft.fsm.Command.type:type_name -> dmraft.fsm.CommandType
@@ -2923,8 +3004,8 @@ var file_fsm_proto_depIdxs = []int32{
 	1,  // 3: dmraft.fsm.Subtask.desired_stage:type_name -> dmraft.fsm.Stage
 	10, // 4: dmraft.fsm.Subtask.finished_units:type_name -> dmraft.fsm.UnitMark
 	11, // 5: dmraft.fsm.Subtask.last_error:type_name -> dmraft.fsm.SubtaskError
-	34, // 6: dmraft.fsm.Subtask.binlog_operator:type_name -> dmraft.fsm.BinlogOperator
-	36, // 7: dmraft.fsm.ShardLock.synced:type_name -> dmraft.fsm.ShardLock.SyncedEntry
+	35, // 6: dmraft.fsm.Subtask.binlog_operator:type_name -> dmraft.fsm.BinlogOperator
+	37, // 7: dmraft.fsm.ShardLock.synced:type_name -> dmraft.fsm.ShardLock.SyncedEntry
 	4,  // 8: dmraft.fsm.Snapshot.nodes:type_name -> dmraft.fsm.Node
 	6,  // 9: dmraft.fsm.Snapshot.sources:type_name -> dmraft.fsm.Source
 	7,  // 10: dmraft.fsm.Snapshot.bindings:type_name -> dmraft.fsm.Binding
@@ -2933,7 +3014,7 @@ var file_fsm_proto_depIdxs = []int32{
 	13, // 13: dmraft.fsm.Snapshot.shard_infos:type_name -> dmraft.fsm.ShardInfo
 	14, // 14: dmraft.fsm.Snapshot.shard_locks:type_name -> dmraft.fsm.ShardLock
 	15, // 15: dmraft.fsm.Snapshot.shard_operations:type_name -> dmraft.fsm.ShardOperation
-	37, // 16: dmraft.fsm.Snapshot.retired_epochs:type_name -> dmraft.fsm.Snapshot.RetiredEpochsEntry
+	38, // 16: dmraft.fsm.Snapshot.retired_epochs:type_name -> dmraft.fsm.Snapshot.RetiredEpochsEntry
 	4,  // 17: dmraft.fsm.RegisterNode.node:type_name -> dmraft.fsm.Node
 	5,  // 18: dmraft.fsm.CreateSource.config:type_name -> dmraft.fsm.SourceConfig
 	8,  // 19: dmraft.fsm.CreateTask.task:type_name -> dmraft.fsm.Task
@@ -2946,7 +3027,7 @@ var file_fsm_proto_depIdxs = []int32{
 	14, // 26: dmraft.fsm.PutShardLock.lock:type_name -> dmraft.fsm.ShardLock
 	15, // 27: dmraft.fsm.PutShardLock.operations:type_name -> dmraft.fsm.ShardOperation
 	15, // 28: dmraft.fsm.PutShardOperation.operation:type_name -> dmraft.fsm.ShardOperation
-	34, // 29: dmraft.fsm.SetBinlogOperator.operator:type_name -> dmraft.fsm.BinlogOperator
+	35, // 29: dmraft.fsm.SetBinlogOperator.operator:type_name -> dmraft.fsm.BinlogOperator
 	30, // [30:30] is the sub-list for method output_type
 	30, // [30:30] is the sub-list for method input_type
 	30, // [30:30] is the sub-list for extension type_name
@@ -2965,7 +3046,7 @@ func file_fsm_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_fsm_proto_rawDesc), len(file_fsm_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   36,
+			NumMessages:   37,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -14,6 +14,7 @@ import (
 	"github.com/dmraft/dmraft/fsm"
 	"github.com/dmraft/dmraft/fsm/config"
 	pb "github.com/dmraft/dmraft/proto"
+	"github.com/dmraft/dmraft/shardlock"
 )
 
 // Binlog is `dmctl binlog skip|replace TASK`: the DDL at which a subtask is
@@ -36,13 +37,14 @@ func (s *Server) Binlog(ctx context.Context, req *pb.BinlogRequest) (*pb.BinlogR
 		if !found {
 			return nil, status.Errorf(codes.NotFound, "task %q does not exist (`dmctl query-status` lists the tasks)", req.Task)
 		}
-		if cfg, err := config.TaskFromJSON(task.ConfigJson); err == nil && cfg.ShardMode != "" {
-			return nil, status.Errorf(codes.FailedPrecondition,
-				"task %q merges shards (shard-mode %s): resolve a stuck shard DDL with `dmctl shard-ddl-lock unlock LOCK_ID`", req.Task, cfg.ShardMode)
-		}
 		targets, err := binlogTargets(v, req)
 		if err != nil {
 			return nil, err
+		}
+		if cfg, err := config.TaskFromJSON(task.ConfigJson); err == nil && cfg.ShardMode == config.ShardOptimistic && op.Op == "skip" {
+			if err := optimisticSkipRefused(v, req.Task, targets); err != nil {
+				return nil, err
+			}
 		}
 		resp := &pb.BinlogResponse{Task: req.Task, Op: op.Op}
 		var ids []string
@@ -139,4 +141,29 @@ func binlogTargets(v *fsm.View, req *pb.BinlogRequest) ([]*pb.Subtask, error) {
 		out = append(out, st)
 	}
 	return out, nil
+}
+
+// optimisticSkipRefused refuses `binlog skip` for a subtask paused at an
+// optimistic shard DDL in conflict: only the lock can let that shard skip
+// (the sync unit would pause again with ShardSkipRefused). The error names
+// the command that does.
+func optimisticSkipRefused(v *fsm.View, task string, targets []*pb.Subtask) error {
+	for _, st := range targets {
+		if st.GetLastError().GetCode() != shardlock.CodeConflict {
+			continue
+		}
+		lock := "LOCK_ID"
+		for _, info := range v.ShardInfos {
+			if info.Task == task && info.SourceId == st.SourceId && len(info.Ddls) > 0 {
+				lock = shardlock.LockID(task, info.DownstreamSchema, info.DownstreamTable)
+				break
+			}
+		}
+		return status.Errorf(codes.FailedPrecondition,
+			"binlog skip: the subtask of task %q on source %q waits at an optimistic shard DDL in conflict, which only its lock can skip: "+
+				"`dmctl shard-ddl-lock unlock %s` makes the shards in conflict skip their DDL (the target keeps its schema), then `dmctl resume-task %s`; "+
+				"or `dmctl binlog replace %s -s %s \"SQL;...\"` with a change the lock accepts. Checkpoints are kept",
+			task, st.SourceId, lock, task, task, st.SourceId)
+	}
+	return nil
 }

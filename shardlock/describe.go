@@ -48,6 +48,10 @@ func describe(cmd *pb.Command) string {
 		var c pb.RemoveShardLock
 		mustUnmarshal(cmd, &c)
 		fmt.Fprintf(&b, "remove lock %s v%d", c.Id, c.Version)
+	case pb.CommandType_REMOVE_SHARD_INFO:
+		var c pb.RemoveShardInfo
+		mustUnmarshal(cmd, &c)
+		fmt.Fprintf(&b, "remove info %s/%s", c.Task, MemberKey(c.SourceId, c.UpstreamSchema, c.UpstreamTable))
 	case pb.CommandType_PUT_SHARD_INFO:
 		var c pb.PutShardInfo
 		mustUnmarshal(cmd, &c)

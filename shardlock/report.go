@@ -25,6 +25,11 @@ const (
 	ActionSkip = "skip" // do not touch the target; the DDL is handled
 )
 
+// CodeConflict is the error code of a subtask paused at a shard DDL whose
+// operation carries a conflict (no action): `binlog replace`, or
+// `shard-ddl-lock unlock`, gets it on.
+const CodeConflict = "ShardDDLConflict"
+
 // LockID names the lock of a downstream table: task-`schema`.`table`.
 func LockID(task, downSchema, downTable string) string {
 	return task + "-" + quoteName(downSchema) + "." + quoteName(downTable)
@@ -194,6 +199,45 @@ func MarkDone(v *fsm.View, task, source, schema, table string) (*pb.Command, err
 	}
 	info.TableInfosAfter = nil
 	return putInfo(info), nil
+}
+
+// Unregister returns the command that takes a shard table out of shard-DDL
+// coordination because it was dropped upstream (DROP TABLE in the binlog),
+// nil when it is not registered. The executor proposes it at the DROP and
+// only then checkpoints past it, so a replay proposes it again (harmless).
+//
+// The table leaves the lock of its downstream table. Pessimistic: a
+// gathering lock stops waiting for it (it becomes ready when the other
+// members arrived). Optimistic: its schema no longer counts, so a column
+// that only it still had is dropped on the target by the next shard that
+// drops it, and the lock can go once the remaining shards agree with the
+// target. The target keeps what the dropped table brought (its rows and
+// columns): a DROP TABLE of one shard is not replicated.
+//
+// A table with pending DDLs cannot be dropped before the executor handled
+// them (it reads the binlog in order), so nothing waits on it.
+func Unregister(v *fsm.View, task, source, schema, table string) *pb.Command {
+	if table == "" {
+		return nil
+	}
+	if _, found := v.ShardInfos[fsm.ShardInfoKey(task, source, schema, table)]; !found {
+		return nil
+	}
+	return fsm.NewCommand(pb.CommandType_REMOVE_SHARD_INFO,
+		&pb.RemoveShardInfo{Task: task, SourceId: source, UpstreamSchema: schema, UpstreamTable: table}, 0)
+}
+
+// RegisteredTables are the registered shard tables of a source of the task
+// in schema, sorted: what a DROP DATABASE of schema unregisters.
+func RegisteredTables(v *fsm.View, task, source, schema string) []string {
+	var tables []string
+	for _, info := range v.ShardInfos {
+		if info.Task == task && info.SourceId == source && info.UpstreamSchema == schema && info.UpstreamTable != "" {
+			tables = append(tables, info.UpstreamTable)
+		}
+	}
+	slices.Sort(tables)
+	return tables
 }
 
 func putInfo(info *pb.ShardInfo) *pb.Command {

@@ -25,6 +25,8 @@ var rewrite = flag.Bool("rewrite", false, "rewrite testdata/*.golden from the sc
 //	register T SRC db.t1 -> db.t ["CREATE TABLE ..."]
 //	                              Register one table of SRC (and SRC's marker)
 //	arrive T SRC db.t1 "DDL"...   ReportInfo: the shard table reached these DDLs
+//	drop T SRC db.t1              Unregister: the table was dropped upstream
+//	dropdb T SRC db               Unregister every RegisteredTables: the database was dropped
 //	plan                          Plan; apply and print every command; again until nothing is left
 //	done T SRC db.t1              the executor acts on OperationFor, then MarkDone
 //	op T SRC db.t1                print OperationFor
@@ -178,6 +180,24 @@ func (s *scenario) step(verb string, args []string) {
 			s.printf("(nothing to report)")
 		}
 		s.applyAll([]*pb.Command{cmd}, err)
+	case "drop":
+		s.need(args, 3, "drop T SRC db.t1")
+		schema, table := splitTable(args[2])
+		cmd := Unregister(v, args[0], args[1], schema, table)
+		if cmd == nil {
+			s.printf("(not registered)")
+		}
+		s.applyAll([]*pb.Command{cmd}, nil)
+	case "dropdb":
+		s.need(args, 3, "dropdb T SRC db")
+		var cmds []*pb.Command
+		for _, table := range RegisteredTables(v, args[0], args[1], args[2]) {
+			cmds = append(cmds, Unregister(v, args[0], args[1], args[2], table))
+		}
+		if len(cmds) == 0 {
+			s.printf("(nothing registered)")
+		}
+		s.applyAll(cmds, nil)
 	case "plan":
 		// As the leader loop: plan and apply until nothing is left.
 		for round := 0; ; round++ {

@@ -28,9 +28,8 @@ import (
 // crash before the checkpoint moved replays it, as wanted. The next `dmctl
 // binlog` for the subtask replaces it.
 //
-// Shard mode (shard.go) does not consult operators: a stuck shard DDL is
-// resolved with `dmctl shard-ddl-lock unlock`, which keeps the lock's
-// bookkeeping consistent; rpc refuses `binlog` for shard tasks.
+// Shard mode consults the operator at its own DDL path, so that the shard
+// lock's bookkeeping stays consistent (shard_operator.go).
 
 // OperatorPosition is the position of a DDL event as operators name it:
 // binlog file and offset of its start, without the GTID set.
@@ -106,9 +105,9 @@ func (p *pipeline) applyOperator(ctx context.Context, ev binlog.Event, op *pb.Bi
 }
 
 // binlogOperator reads the subtask's operator from the local FSM view; nil
-// without FSM access and in shard mode.
+// without FSM access.
 func (u *Unit) binlogOperator() func() *pb.BinlogOperator {
-	if u.d.View == nil || u.task.ShardMode != "" {
+	if u.d.View == nil {
 		return nil
 	}
 	key := fsm.SubtaskKey{Task: u.task.Name, Source: u.inst.SourceID}

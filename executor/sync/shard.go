@@ -111,10 +111,13 @@ type shardSync struct {
 // shardHold is a pessimistic DDL waiting for its operation while the
 // binlog is scanned for the other shards of the same lock.
 type shardHold struct {
-	table     filter.TableName // upstream
-	down      [2]string
-	pos       binlog.Position
-	reported  map[string]bool // upstream schema.table reported during the scan
+	table    filter.TableName // upstream
+	down     [2]string
+	pos      binlog.Position
+	reported map[string]bool // upstream schema.table reported during the scan
+	// scanned are the tables the scan reported, with the position of
+	// their DDL: one that meets a conflict pauses the subtask there.
+	scanned   map[filter.TableName]binlog.Position
 	lastCheck time.Time
 }
 
@@ -264,8 +267,12 @@ func (s *shardSync) query(ctx context.Context, ev binlog.Event) error {
 	if filter.Skipped(ev.Query) {
 		return p.commit(ctx, ev.End)
 	}
+	bop := p.binlogOperator(ev) // dmctl binlog skip|replace (operator.go)
 	steps, err := s.steps(ev)
 	if err != nil {
+		if bop != nil {
+			return p.applyOperator(ctx, ev, bop) // a DDL shard mode cannot take: as without shards
+		}
 		return err
 	}
 	if p.resume != nil && p.allCover(ev.Start) {
@@ -287,6 +294,9 @@ func (s *shardSync) query(ctx context.Context, ev binlog.Event) error {
 		subject = &t
 		lock = append(lock, st)
 	}
+	if bop != nil && len(lock) == 0 {
+		return p.applyOperator(ctx, ev, bop) // not a shard DDL (CREATE TABLE, database level): as without shards
+	}
 	if err := p.drain(ctx, &ev.Start); err != nil {
 		return err
 	}
@@ -294,6 +304,9 @@ func (s *shardSync) query(ctx context.Context, ev binlog.Event) error {
 		switch st.kind {
 		case stepSkip:
 			p.log.Info().Str("ddl", st.text).Str("position", ev.Start.String()).Msg("shard mode: DROP/TRUNCATE of a shard is not replicated")
+			if err := s.unregisterDropped(ctx, st.d, nil); err != nil {
+				return err
+			}
 		case stepRun:
 			if err := s.exec(ctx, ev, st.schema, st.text, true); err != nil {
 				return err
@@ -311,6 +324,12 @@ func (s *shardSync) query(ctx context.Context, ev binlog.Event) error {
 	texts := make([]string, len(lock))
 	for i, st := range lock {
 		texts[i] = st.text
+	}
+	if bop != nil {
+		var done bool
+		if texts, done, err = s.operate(ctx, ev, *subject, texts, bop); done || err != nil {
+			return err
+		}
 	}
 	op, err := s.report(ctx, ev, *subject, texts)
 	if err != nil || op == nil {
@@ -466,7 +485,8 @@ func (s *shardSync) report(ctx context.Context, ev binlog.Event, t filter.TableN
 		}
 		if s.mode == shardlock.ModePessimistic && time.Now().After(deadline) {
 			ds, dt := p.sel.Route(t.Schema, t.Name)
-			s.hold = &shardHold{table: t, down: [2]string{ds, dt}, pos: ev.Start, reported: map[string]bool{}, lastCheck: time.Now()}
+			s.hold = &shardHold{table: t, down: [2]string{ds, dt}, pos: ev.Start, reported: map[string]bool{},
+				scanned: map[filter.TableName]binlog.Position{}, lastCheck: time.Now()}
 			p.prog.setStage("waiting for the shard DDL lock " + shardlock.LockID(p.task, ds, dt))
 			p.log.Info().Str("table", t.Schema+"."+t.Name).Str("position", ev.Start.String()).
 				Msg("pessimistic shard DDL: holding, scanning ahead for the other shards of this source")
@@ -500,17 +520,29 @@ func (s *shardSync) reportOne(ctx context.Context, t filter.TableName, pos binlo
 
 // act carries out an operation at its DDL event.
 func (s *shardSync) act(ctx context.Context, ev binlog.Event, t filter.TableName, op *pb.ShardOperation) error {
+	return s.actAs(ctx, ev, t, op, nil)
+}
+
+// actAs is act; a binlog operator bop (when not nil) stands in for the
+// exec: skip runs nothing, replace runs its statements instead.
+func (s *shardSync) actAs(ctx context.Context, ev binlog.Event, t filter.TableName, op *pb.ShardOperation, bop *pb.BinlogOperator) error {
 	p := s.p
 	if op.Action == "" {
 		p.prog.setStage("shard DDL conflict")
-		return &executor.Error{Code: "ShardDDLConflict", Class: "target",
-			Message: fmt.Sprintf("shard DDL of %s.%s at %s: %s", t.Schema, t.Name, ev.Start, op.ConflictMessage),
-			Workaround: "see `dmctl shard-ddl-lock " + p.task + "`; `dmctl shard-ddl-lock unlock " + op.LockId + "` lets the lock go on without this shard's DDL, " +
-				"or replace/skip the DDL; then `dmctl resume-task " + p.task + "`. Checkpoints are kept"}
+		return s.conflictError(ev.Start, t, op)
 	}
 	if op.Action == shardlock.ActionExec {
 		info := s.view().ShardInfos[fsm.ShardInfoKey(p.task, s.source, t.Schema, t.Name)]
-		for _, ddl := range op.Ddls {
+		ddls := op.Ddls
+		switch bop.GetOp() {
+		case "skip":
+			ddls = nil
+			p.log.Info().Strs("ddls", op.Ddls).Str("position", ev.Start.String()).Msg("binlog skip: this shard executes the lock's DDL; it is not run on the target, the lock goes on")
+		case "replace":
+			ddls = bop.Statements
+			p.log.Info().Strs("ddls", op.Ddls).Strs("replacement", ddls).Str("position", ev.Start.String()).Msg("binlog replace: the lock's DDL is replaced on the target")
+		}
+		for _, ddl := range ddls {
 			if err := s.exec(ctx, ev, info.GetDownstreamSchema(), ddl, false); err != nil {
 				return err
 			}
@@ -529,6 +561,18 @@ func (s *shardSync) act(ctx context.Context, ev binlog.Event, t filter.TableName
 	}
 	p.prog.setStage("syncing")
 	return nil
+}
+
+// conflictError pauses the subtask at the DDL of t at pos, whose operation
+// carries a conflict.
+func (s *shardSync) conflictError(pos binlog.Position, t filter.TableName, op *pb.ShardOperation) error {
+	p := s.p
+	return &executor.Error{Code: shardlock.CodeConflict, Class: "target",
+		Message:  fmt.Sprintf("shard DDL of %s.%s at %s: %s", t.Schema, t.Name, pos, op.ConflictMessage),
+		Position: OperatorPosition(pos),
+		Workaround: "see `dmctl shard-ddl-lock " + p.task + "`; `dmctl binlog replace " + p.task + " -s " + s.source + " \"SQL;...\"` reports these statements " +
+			"instead of this shard's DDL (e.g. the DDL the other shards reached), or `dmctl shard-ddl-lock unlock " + op.LockId + "` lets the lock go on without this shard's DDL " +
+			"(then `dmctl resume-task " + p.task + "`). Checkpoints are kept"}
 }
 
 // waitExecuted waits until no shard of the lock still has an exec
@@ -586,6 +630,12 @@ func (s *shardSync) scan(ctx context.Context, ev binlog.Event) error {
 		if err == nil {
 			for _, st := range steps {
 				t := st.d.Tables[0]
+				if st.kind == stepSkip {
+					if err := s.unregisterDropped(ctx, st.d, h.unregistersAhead(p)); err != nil {
+						p.log.Warn().Err(err).Str("ddl", st.text).Msg("scan ahead: cannot unregister the dropped shard table; the replay will")
+					}
+					continue
+				}
 				if st.kind != stepLock || t == h.table || h.reported[t.Schema+"."+t.Name] {
 					continue
 				}
@@ -603,9 +653,12 @@ func (s *shardSync) scan(ctx context.Context, ev binlog.Event) error {
 						texts = append(texts, o.text)
 					}
 				}
+				texts = s.scanTexts(ev, t, texts)
 				if err := s.reportOne(ctx, t, ev.Start, texts); err != nil {
 					p.log.Warn().Err(err).Str("table", t.Schema+"."+t.Name).Msg("scan ahead: cannot report the shard DDL; the replay will")
+					continue
 				}
+				h.scanned[t] = ev.Start
 			}
 		}
 	}
@@ -613,6 +666,9 @@ func (s *shardSync) scan(ctx context.Context, ev binlog.Event) error {
 		return nil
 	}
 	h.lastCheck = time.Now()
+	if err := s.scannedConflict(); err != nil {
+		return err
+	}
 	if _, ok := shardlock.OperationFor(s.view(), p.task, s.source, h.table.Schema, h.table.Name); ok {
 		p.log.Info().Str("table", h.table.Schema+"."+h.table.Name).Str("position", h.pos.String()).Msg("shard DDL operation arrived; resuming from the DDL")
 		return errShardResume
