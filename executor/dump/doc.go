@@ -3,7 +3,10 @@
 // lists the tables the block-allow-list selects (routed to their target
 // names), splits each into key-range chunks, and reads a chunk as
 // ready-to-run multi-row INSERT statements whose values round-trip exactly
-// (see encode.go). It writes nothing: package load owns the target side.
+// (see encode.go). It writes nothing to the target (package load owns the
+// target side); for task-mode dump it writes the snapshot into a
+// mydumper-style directory (files.go). It also lists the selected views and
+// rewrites their CREATE VIEW for the target (views.go).
 //
 // Chunk bounds are plain key values, so the same chunk can be read again
 // from a later snapshot (after a failover) and covers the same keys; the

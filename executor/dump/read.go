@@ -28,6 +28,12 @@ func (e *ReadError) Unwrap() error { return e.Err }
 // An error from emit stops the read and is returned as is; read errors are
 // *ReadError.
 func StreamChunk(ctx context.Context, q Querier, c *Chunk, verb string, maxStmt int, emit func(Batch) error) (int64, error) {
+	return StreamChunkInto(ctx, q, c, quoteTable(c.Table.TargetSchema, c.Table.TargetName), verb, maxStmt, emit)
+}
+
+// StreamChunkInto is StreamChunk with the statements' table given as
+// quoted SQL (a dump file names the upstream table without its schema).
+func StreamChunkInto(ctx context.Context, q Querier, c *Chunk, into, verb string, maxStmt int, emit func(Batch) error) (int64, error) {
 	where, err := c.Where()
 	if err != nil {
 		return 0, &ReadError{err}
@@ -43,7 +49,7 @@ func StreamChunk(ctx context.Context, q Querier, c *Chunk, verb string, maxStmt 
 		return 0, &ReadError{fmt.Errorf("read chunk %s: %w", c.ID(), err)}
 	}
 	defer rows.Close()
-	head := verb + " INTO " + quoteTable(c.Table.TargetSchema, c.Table.TargetName) + " (" + list + ") VALUES "
+	head := verb + " INTO " + into + " (" + list + ") VALUES "
 	raw := make([]sql.RawBytes, len(cols))
 	ptrs := make([]any, len(cols))
 	for i := range raw {
@@ -94,10 +100,25 @@ func StreamChunk(ctx context.Context, q Querier, c *Chunk, verb string, maxStmt 
 // ShowCreateTable returns the CREATE TABLE statement of t, rewritten to
 // create the routed target table if it does not exist.
 func ShowCreateTable(ctx context.Context, q Querier, t *Table) (string, error) {
+	ddl, err := RawCreateTable(ctx, q, t)
+	if err != nil {
+		return "", err
+	}
+	return RouteCreateTable(ddl, t)
+}
+
+// RawCreateTable returns SHOW CREATE TABLE of t as the source prints it.
+func RawCreateTable(ctx context.Context, q Querier, t *Table) (string, error) {
 	var name, ddl string
 	if err := q.QueryRowContext(ctx, "SHOW CREATE TABLE "+quoteTable(t.Schema, t.Name)).Scan(&name, &ddl); err != nil {
 		return "", fmt.Errorf("show create table %s: %w", t.ID(), err)
 	}
+	return ddl, nil
+}
+
+// RouteCreateTable rewrites "CREATE TABLE `name` ..." (SHOW CREATE TABLE's
+// form) into a CREATE TABLE IF NOT EXISTS of t's routed target table.
+func RouteCreateTable(ddl string, t *Table) (string, error) {
 	prefix := "CREATE TABLE " + quoteIdent(t.Name)
 	if !strings.HasPrefix(ddl, prefix) {
 		return "", fmt.Errorf("show create table %s: unexpected statement start %.40q", t.ID(), ddl)

@@ -63,11 +63,18 @@ func TestTaskPrecheck(t *testing.T) {
 	if it := find(items, "source s1 log_bin"); it == nil || it.State != Fail {
 		t.Errorf("log_bin off not reported: %+v", items)
 	}
-	if it := find(items, "task-mode"); it == nil {
-		t.Errorf("task-mode all is not flagged: %+v", items)
+	// task-mode dump never writes to the target: a wrong target password
+	// does not matter, the node-local files are pointed out.
+	items = Task(ctx, task("dump", plain, "wrong-target-pw"), map[string]*config.Source{"s1": src(up, mariadb.Password)}, key)
+	if f := Failures(items); len(f) > 0 || find(items, "target connection") != nil {
+		t.Errorf("task-mode dump checks the target: %+v", items)
 	}
-	items = Task(ctx, task("dump", up, mariadb.Password), map[string]*config.Source{"s1": src(up, mariadb.Password)}, key)
-	if it := find(items, "task-mode"); it == nil || it.State != Fail {
-		t.Errorf("task-mode dump is not refused: %+v", items)
+	if it := find(items, "task-mode"); it == nil || it.State != Warn || !strings.Contains(it.Message, "loaders.dir") {
+		t.Errorf("task-mode dump does not say where the files go: %+v", items)
+	}
+	// task-mode load never reads the source.
+	items = Task(ctx, task("load", plain, mariadb.Password), map[string]*config.Source{"s1": src(up, "wrong-source-pw")}, key)
+	if f := Failures(items); len(f) > 0 || find(items, "source s1 connection") != nil {
+		t.Errorf("task-mode load checks the source: %+v", items)
 	}
 }

@@ -22,12 +22,15 @@ func Task(ctx context.Context, t *config.Task, sources map[string]*config.Source
 	ignore := func(item string) bool { return ignoreAll || slices.Contains(t.IgnoreCheckingItems, item) }
 	var items []Item
 	switch t.TaskMode {
-	case config.ModeDump, config.ModeLoad:
-		items = append(items, Item{"task-mode", Fail, "task-mode " + t.TaskMode + " (SQL files in a directory) is not in this build",
-			"use task-mode full: the dump streams into the load, and a failover resumes from chunk checkpoints"})
-	case config.ModeAll, config.ModeIncremental:
-		items = append(items, Item{"task-mode", Warn, "the sync unit is not in this build: the subtask pauses after the full copy",
-			"use task-mode full until incremental replication ships"})
+	case config.ModeDump:
+		items = append(items, Item{"task-mode", Warn, "task-mode dump writes SQL files on the node the source is bound to, under loaders.dir (relative: below that node's --data-dir)",
+			"run the load task while the source is bound to the same node, or copy the directory; task-mode full needs no files and survives failover"})
+	case config.ModeLoad:
+		items = append(items, Item{"task-mode", Warn, "task-mode load reads loaders.dir on the node the source is bound to; on another node the subtask pauses and names the directory",
+			"check `dmctl query-status` for the node, and `dmctl transfer-source` if needed"})
+	}
+	if !t.HasLoad() && !t.HasSync() {
+		return append(items, sourceItems(ctx, t, sources, key, ignore)...)
 	}
 
 	tctx, cancel := context.WithTimeout(ctx, Timeout)
@@ -45,7 +48,16 @@ func Task(ctx context.Context, t *config.Task, sources map[string]*config.Source
 		}
 		tdb.Close()
 	}
+	if t.TaskMode == config.ModeLoad {
+		return items // the files are loaded; the source is not read
+	}
+	return append(items, sourceItems(ctx, t, sources, key, ignore)...)
+}
 
+// sourceItems checks every source of t: connection, privileges, binlog
+// settings (with sync), tables without a key.
+func sourceItems(ctx context.Context, t *config.Task, sources map[string]*config.Source, key config.Key, ignore func(string) bool) []Item {
+	var items []Item
 	for _, inst := range t.MySQLInstances {
 		src := sources[inst.SourceID]
 		name := "source " + inst.SourceID

@@ -20,7 +20,34 @@
 //     Transient target errors (restart, lost connection, deadlock) retry the
 //     whole chunk for up to two minutes; the rolled back attempt leaves
 //     nothing behind.
-//  5. Propose the finished marks (below) and wait until they are applied.
+//  5. Add the secondary indexes left out of the CREATE TABLE, then create
+//     the selected views (SHOW CREATE VIEW, routed, without DEFINER; a view
+//     over another view is retried after it).
+//  6. Propose the finished marks (below) and wait until they are applied.
+//
+// # task-mode dump and load (SQL files)
+//
+// dump writes a consistent snapshot into <loaders.dir>/<task>.<source> on
+// the node the source is bound to (a relative loaders.dir, DM's default
+// ./dumped_data included, is below the node's --data-dir; DM appends
+// ".<task>" to the directory name, dmraft a sub-directory so that the
+// sources of a task do not collide). The layout is mydumper 0.10's
+// (package dump, files.go), so myloader and the mysql client read it too.
+// Files carry upstream names; the block-allow-list applies, routes do not.
+// Everything is written into <dir>.partial and fsynced, then the directory
+// is renamed and only then the dump mark proposed: a crash or failover
+// leaves no half dump under the final name, and the new owner dumps again
+// from the start. A finished directory of the same task incarnation is
+// reused; any other directory there pauses the subtask (DumpDirExists).
+//
+// load reads loaders.dir itself when it holds a metadata file, else
+// <loaders.dir>/<task>.<source>; each data file is one chunk of the plan,
+// loaded like a streamed chunk (epoch check, rows and checkpoint in one
+// transaction), with the load task's block-allow-list and routes. A node
+// without the directory pauses the subtask (DumpDirMissing, naming the
+// path and the node) before it writes anything; a file that the manifest
+// lists with another size (DumpDirDamaged) too. The load mark carries the
+// metadata position. The files are never deleted.
 //
 // Choices where the issue is silent:
 //
@@ -34,9 +61,8 @@
 //     the subtask (SourceTableGone). A table created after the first
 //     snapshot is not copied (it did not exist at the snapshot; sync replays
 //     its creation).
-//   - task-mode dump and load (SQL files) are refused by the precheck and by
-//     the factory; incremental and the sync half of all pause the subtask
-//     with SyncUnitMissing until the sync unit ships.
+//   - A view that selects from a table the block-allow-list leaves out
+//     cannot be created: the subtask pauses (TargetViewFailed) naming it.
 //
 // # Finished marks
 //

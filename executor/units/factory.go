@@ -28,6 +28,10 @@ type Deps struct {
 	View   func() *fsm.View
 	Now    func() time.Time
 	Logger zerolog.Logger
+	// Node is this node's name and DataDir its data directory: a relative
+	// loaders.dir of task-mode dump or load is below DataDir.
+	Node    string
+	DataDir string
 }
 
 // NewFactory returns the executor's UnitFactory.
@@ -71,10 +75,19 @@ func next(d Deps, a executor.Assignment) (executor.Unit, error) {
 		return newSyncUnit(d, a, task, inst), nil
 	case config.ModeIncremental:
 		return newSyncUnit(d, a, task, inst), nil
+	case config.ModeDump:
+		if finished[UnitDump] {
+			return nil, nil
+		}
+		return newDumpFilesUnit(d, a, task, inst), nil
+	case config.ModeLoad:
+		if finished[UnitLoad] {
+			return nil, nil
+		}
+		return newLoadFilesUnit(d, a, task, inst), nil
 	default:
-		return nil, &executor.Error{Code: "TaskModeUnsupported", Class: "config",
-			Message:    "task-mode " + task.TaskMode + " (SQL files in a directory) is not in this build",
-			Workaround: "use task-mode full (dump streamed into load); `dmctl stop-task` then start it again with the new mode"}
+		return nil, &executor.Error{Code: "TaskModeUnsupported", Class: "config", Message: "task-mode " + task.TaskMode + " is unknown",
+			Workaround: "use task-mode all, full, incremental, dump or load; `dmctl stop-task` then start it again with the new mode"}
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -14,9 +13,7 @@ import (
 	"github.com/dmraft/dmraft/executor/dump"
 	"github.com/dmraft/dmraft/executor/load"
 	"github.com/dmraft/dmraft/executor/target"
-	"github.com/dmraft/dmraft/fsm"
 	"github.com/dmraft/dmraft/fsm/config"
-	pb "github.com/dmraft/dmraft/proto"
 )
 
 // Tunables of the full unit.
@@ -59,22 +56,11 @@ func (u *fullUnit) Run(ctx context.Context) error {
 	pool := max(u.inst.Loader.PoolSize, 1)
 	threads := min(max(u.inst.Mydumper.Threads, 1), pool)
 
-	tdb, err := target.Open(ctx, u.task.TargetDatabase, u.d.Key, pool)
+	tdb, store, err := openFencedTarget(ctx, u.d, u.a, u.task, u.inst, u.log, pool)
 	if err != nil {
-		return connectError("Target", err)
+		return err
 	}
 	defer tdb.Close()
-	meta := target.Meta{Schema: u.task.MetaSchema}
-	fence := target.Fence{Task: u.task.Name, Source: u.inst.SourceID, Incarnation: u.a.Source.GetCreatedUnixMs(), Epoch: u.a.Epoch}
-	if err := retry(ctx, u.log, "create meta schema", func() error { return meta.Ensure(ctx, tdb) }); err != nil {
-		return targetError("create the meta schema "+meta.Schema, err)
-	}
-	if err := retry(ctx, u.log, "raise epoch", func() error { return meta.RaiseEpoch(ctx, tdb, fence, epochLockWait) }); err != nil {
-		return targetError("raise the fencing epoch", err)
-	}
-	u.log.Info().Msg("epoch raised on the target")
-
-	store := &load.Store{DB: tdb, Meta: meta, Fence: fence}
 	sdb, err := dump.OpenSource(ctx, srcCfg.From, u.d.Key, threads)
 	if err != nil {
 		return connectError("Source", err)
@@ -167,7 +153,18 @@ func (u *fullUnit) Run(ctx context.Context) error {
 	sort.SliceStable(chunks, func(i, j int) bool { return chunks[i].Index < chunks[j].Index })
 	u.prog.setPositions(plan.First, plan.Last)
 	if len(chunks) > 0 {
-		if err := u.copyChunks(ctx, snap, store, chunks); err != nil {
+		conns := snap.Conns
+		src := chunkSource{
+			workers: len(conns),
+			pos:     snap.Position,
+			produce: func(w int, c *dump.Chunk) load.Producer {
+				return func(emit func(dump.Batch) error) (int64, error) {
+					return dump.StreamChunk(ctx, conns[w], c, insertVerb(u.inst), statementSize(u.inst), emit)
+				}
+			},
+			readError: func(c *dump.Chunk, err error) error { return sourceError("read chunk "+c.ID(), err) },
+		}
+		if err := copyChunks(ctx, u.log, u.prog, store, chunks, src); err != nil {
 			return err
 		}
 	}
@@ -179,110 +176,12 @@ func (u *fullUnit) Run(ctx context.Context) error {
 	if err := retry(ctx, u.log, "add deferred indexes", func() error { return store.AddDeferredIndexes(ctx) }); err != nil {
 		return targetError("add the secondary indexes left out during the load", err)
 	}
-	return u.finish(ctx, plan)
-}
-
-// copyChunks loads chunks on one worker per snapshot connection: each
-// worker reads a chunk and writes it in one target transaction, streamed
-// (one statement in flight), so memory stays at a few statements per
-// worker whatever the chunk size.
-func (u *fullUnit) copyChunks(ctx context.Context, snap *dump.Snapshot, store *load.Store, chunks []*dump.Chunk) error {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	verb := map[string]string{config.OnDuplicateError: "INSERT", config.OnDuplicateIgnore: "INSERT IGNORE"}[u.inst.Loader.OnDuplicateLogical]
-	if verb == "" {
-		verb = "REPLACE"
+	u.prog.setStage("creating views")
+	if err := u.copyViews(ctx, sdb, tdb); err != nil {
+		return err
 	}
-	stmtSize := int(u.inst.Mydumper.StatementSize)
-	if stmtSize <= 0 {
-		stmtSize = defaultStatementSize
-	}
-	todo := make(chan *dump.Chunk)
-	var workers sync.WaitGroup
-	for _, conn := range snap.Conns {
-		workers.Add(1)
-		go func() {
-			defer workers.Done()
-			for c := range todo {
-				var rows, bytes int64
-				err := retry(ctx, u.log, "load chunk "+c.ID(), func() (err error) {
-					rows, bytes, err = store.WriteChunk(ctx, c, snap.Position, func(emit func(dump.Batch) error) (int64, error) {
-						return dump.StreamChunk(ctx, conn, c, verb, stmtSize, emit)
-					})
-					return err
-				})
-				var re *dump.ReadError
-				switch {
-				case errors.Is(err, load.ErrChunkAlreadyLoaded):
-					// A retried commit had succeeded before its connection
-					// dropped; this attempt rolled back. Nothing is missing.
-					continue
-				case errors.As(err, &re):
-					cancel(sourceError("read chunk "+c.ID(), err))
-					return
-				case err != nil:
-					cancel(targetError("load chunk "+c.ID(), err))
-					return
-				}
-				u.prog.chunkDone(c.Table.ID(), c.Index, rows, bytes)
-			}
-		}()
-	}
-feed:
-	for _, c := range chunks {
-		select {
-		case todo <- c:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(todo)
-	workers.Wait()
-	return context.Cause(ctx)
-}
-
-// finish proposes the dump mark (earliest snapshot) and the load mark
-// (latest snapshot), then waits until the load mark is applied locally.
-func (u *fullUnit) finish(ctx context.Context, plan *load.Plan) error {
 	u.prog.finished()
-	for _, m := range []struct {
-		unit string
-		pos  dump.Position
-	}{{UnitDump, plan.First}, {UnitLoad, plan.Last}} {
-		cmd := fsm.NewCommand(pb.CommandType_MARK_UNIT_FINISHED, &pb.MarkUnitFinished{
-			Task: u.task.Name, SourceId: u.inst.SourceID, Epoch: u.a.Epoch,
-			Mark: &pb.UnitMark{Unit: m.unit, Position: &pb.BinlogPosition{Name: m.pos.Name, Pos: m.pos.Pos, GtidSet: m.pos.GTID}},
-		}, u.d.Now().UnixMilli())
-		err := retry(ctx, u.log, "mark "+m.unit+" finished", func() error {
-			res, err := u.d.Propose(ctx, cmd)
-			if err != nil {
-				return err
-			}
-			if res.GetCode() != "" {
-				return &executor.Error{Code: res.GetCode(), Class: "internal", Message: "mark " + m.unit + " finished: " + res.GetMessage(),
-					Workaround: "the source moved to another node, which continues; nothing to do"}
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-	}
-	u.log.Info().Str("first_position", plan.First.String()).Str("last_position", plan.Last.String()).Msg("full copy finished")
-	if u.d.View == nil {
-		return nil
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) && ctx.Err() == nil {
-		st := u.d.View().Subtasks[fsm.SubtaskKey{Task: u.task.Name, Source: u.inst.SourceID}]
-		for _, m := range st.GetFinishedUnits() {
-			if m.Unit == UnitLoad {
-				return nil
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return nil
+	return proposeMarks(ctx, u.d, u.a, u.task, u.inst, u.log, []unitMark{{UnitDump, plan.First}, {UnitLoad, plan.Last}})
 }
 
 func connectError(side string, err error) error {

@@ -76,7 +76,7 @@ func Run(ctx context.Context, cfg Config, log zerolog.Logger) error {
 	exec := executor.New(executor.Config{
 		Node: cfg.Name, View: f.View, Changed: f.Changed, Lease: node.Lease(),
 		Propose: propose, Logger: log,
-		Units: units.NewFactory(units.Deps{Key: secret, Propose: propose, View: f.View, Logger: log}),
+		Units: units.NewFactory(units.Deps{Key: secret, Propose: propose, View: f.View, Logger: log, Node: cfg.Name, DataDir: cfg.DataDir}),
 	})
 	srv := rpc.NewServer(rpc.ServerConfig{Node: node, Executor: exec, Secret: secret, ClientTLS: clientTLS, Logger: log})
 	defer srv.Close()

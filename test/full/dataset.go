@@ -88,5 +88,18 @@ func CompositeKeyTable(db, name string, rows int) []string {
 	}
 }
 
+// Views creates views over the seed tables: one with a DEFINER that the
+// target does not have, one over a routed table (app.routed goes to
+// other.renamed), one over another view (sorted before it), and one in a
+// filtered-out schema.
+func Views() []string {
+	return []string{
+		"CREATE VIEW app.v_bulk AS SELECT id, k, note FROM app.bulk WHERE id % 3 = 0",
+		"CREATE DEFINER = 'nobody'@'10.9.9.9' SQL SECURITY INVOKER VIEW app.v_routed AS SELECT r.id, CONCAT(r.c, '|') AS cc FROM app.routed r WHERE r.k < 500",
+		"CREATE VIEW app.a_of_v AS SELECT k, COUNT(*) AS n FROM app.v_bulk GROUP BY k",
+		"CREATE VIEW skipme.v AS SELECT 1 AS one",
+	}
+}
+
 // Quote quotes an identifier.
 func Quote(name string) string { return "`" + strings.ReplaceAll(name, "`", "``") + "`" }

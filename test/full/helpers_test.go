@@ -125,6 +125,7 @@ func seed(t *testing.T, up *mariadb.Server, bulkRows int) {
 	stmts = append(stmts, BulkTable("app", "routed", 1500)...)
 	stmts = append(stmts, BulkTable("app", "secret", 10)...)
 	stmts = append(stmts, BulkTable("skipme", "t", 10)...)
+	stmts = append(stmts, Views()...)
 	up.Exec(t, stmts...)
 }
 
@@ -141,6 +142,7 @@ func checkCopy(t *testing.T, up, down *mariadb.Server) {
 			t.Errorf("%s.%s -> %s.%s: source %d rows %s, target %d rows %s", p[0], p[1], p[2], p[3], n1, s1, n2, s2)
 		}
 	}
+	checkViews(t, up, down)
 	var names []string
 	rows, err := down.DB(t).Query("SELECT CONCAT(TABLE_SCHEMA, '.', TABLE_NAME) FROM information_schema.TABLES WHERE TABLE_SCHEMA IN ('app', 'skipme', 'other', 'app_two')")
 	if err != nil {
@@ -153,7 +155,7 @@ func checkCopy(t *testing.T, up, down *mariadb.Server) {
 	}
 	rows.Close()
 	got := strings.Join(names, ",")
-	for _, bad := range []string{"app.secret", "skipme.t", "app.routed"} {
+	for _, bad := range []string{"app.secret", "skipme.t", "app.routed", "skipme.v"} {
 		if strings.Contains(got, bad) {
 			t.Errorf("%s is on the target but is filtered out or routed away (target has %s)", bad, got)
 		}
@@ -176,4 +178,24 @@ func chunkEpochs(t *testing.T, down *mariadb.Server) map[uint64]int {
 		out[e] = n
 	}
 	return out
+}
+
+// checkViews compares the views of Views on both sides and checks that
+// no DEFINER of the source reached the target.
+func checkViews(t *testing.T, up, down *mariadb.Server) {
+	t.Helper()
+	for _, v := range []string{"v_bulk", "v_routed", "a_of_v"} {
+		n1, s1 := up.Checksum(t, "app", v)
+		n2, s2 := down.Checksum(t, "app", v)
+		if n1 != n2 || s1 != s2 || n1 == 0 {
+			t.Errorf("view app.%s: source %d rows %s, target %d rows %s", v, n1, s1, n2, s2)
+		}
+		var name, ddl, cs, coll string
+		if err := down.DB(t).QueryRow("SHOW CREATE VIEW app."+v).Scan(&name, &ddl, &cs, &coll); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(ddl, "nobody") || (v == "v_routed" && !strings.Contains(ddl, "`other`.`renamed`")) {
+			t.Errorf("view app.%s on the target: %s", v, ddl)
+		}
+	}
 }

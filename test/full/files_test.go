@@ -1,0 +1,198 @@
+package full
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dmraft/dmraft/test/harness"
+	"github.com/dmraft/dmraft/test/mariadb"
+)
+
+// fileTaskYAML is taskYAML with another task-mode and loaders.dir.
+func fileTaskYAML(name, mode, dir string, down *mariadb.Server) string {
+	y := strings.Replace(taskYAML(name, down, 3000, 2, 3), "task-mode: full", "task-mode: "+mode, 1)
+	return strings.Replace(y, "ld: {pool-size: 3}", "ld: {pool-size: 3, dir: '"+dir+"'}", 1)
+}
+
+// waitUnit waits until unit is in the subtask's finished marks.
+func waitUnit(t *testing.T, c *harness.Cluster, task, unit string, timeout time.Duration) subStatus {
+	t.Helper()
+	var st subStatus
+	var err error
+	ok := harness.Eventually(timeout, func() bool {
+		_, _, st, err = status(c, task)
+		if err == nil && st.Result != nil && len(st.Result.Errors) > 0 {
+			t.Fatalf("subtask error: %+v", st.Result.Errors)
+		}
+		for _, u := range st.FinishedUnits {
+			if u == unit {
+				return true
+			}
+		}
+		return false
+	})
+	if !ok {
+		t.Fatalf("task %s: unit %s not finished within %v: %+v %v", task, unit, timeout, st, err)
+	}
+	return st
+}
+
+// waitError waits until the subtask reports an error and returns it.
+func waitError(t *testing.T, c *harness.Cluster, task string, timeout time.Duration) (code, message, workaround string) {
+	t.Helper()
+	if !harness.Eventually(timeout, func() bool {
+		_, _, st, err := status(c, task)
+		if err != nil || st.Result == nil || len(st.Result.Errors) == 0 {
+			return false
+		}
+		e := st.Result.Errors[0]
+		code, message, workaround = e.ErrCode, e.Message, e.Workaround
+		return true
+	}) {
+		t.Fatalf("task %s reported no error within %v", task, timeout)
+	}
+	return code, message, workaround
+}
+
+// TestDumpThenLoadFiles: task-mode dump writes a mydumper-style directory
+// below the bound node's data directory (loaders.dir is relative); a load
+// task on another node pauses naming the directory and the node, having
+// loaded nothing; moved back to the node with the files and resumed, it
+// loads them (routes and filters applied, views created) and the target
+// equals the source. The mysql client loads a dumped file too.
+func TestDumpThenLoadFiles(t *testing.T) {
+	c, up, down := startAll(t)
+	seed(t, up, 20000)
+	c.MustDmctl("operate-source", "create", harness.WriteFile(t, t.TempDir(), "s.yaml", sourceYAML("src1", up)))
+
+	c.MustDmctl("start-task", harness.WriteFile(t, t.TempDir(), "dump.yaml", fileTaskYAML("dumpt", "dump", "./dumps", down)))
+	waitUnit(t, c, "dumpt", "dump", 90*time.Second)
+	owner, _, _, err := status(c, "dumpt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(c.Node(owner).DataDir, "dumps", "dumpt.src1")
+	checkDumpDir(t, up, dir)
+	if entries, err := os.ReadDir(dir); err == nil {
+		t.Logf("%s holds %d files", dir, len(entries))
+	}
+
+	// The mysql client loads a dumped table (every type) into a scratch schema.
+	client := func(db, file string) {
+		t.Helper()
+		cmd := exec.Command("mysql", "-h127.0.0.1", "-P"+strconv.Itoa(down.Port), "-u"+mariadb.RootUser, "-p"+mariadb.RootPassword, db)
+		f, err := os.Open(filepath.Join(dir, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		cmd.Stdin = f
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("mysql %s < %s: %v\n%s", db, file, err, out)
+		}
+	}
+	down.Exec(t, "CREATE DATABASE scratch")
+	client("scratch", "app.types-schema.sql")
+	client("scratch", "app.types.00000.sql")
+	n1, s1 := up.Checksum(t, "app", "types")
+	n2, s2 := down.Checksum(t, "scratch", "types")
+	if n1 != n2 || s1 != s2 {
+		t.Errorf("mysql client load of app.types: source %d rows %s, target %d rows %s", n1, s1, n2, s2)
+	}
+	down.Exec(t, "DROP DATABASE scratch")
+
+	// Load on another node: the directory is not there.
+	var other string
+	for _, n := range c.Nodes {
+		if n.Name != owner {
+			other = n.Name
+			break
+		}
+	}
+	c.MustDmctl("transfer-source", "src1", other)
+	if !harness.Eventually(30*time.Second, func() bool { w, _, _, err := status(c, "dumpt"); return err == nil && w == other }) {
+		t.Fatalf("src1 did not move to %s", other)
+	}
+	c.MustDmctl("start-task", harness.WriteFile(t, t.TempDir(), "load.yaml", fileTaskYAML("loadt", "load", "./dumps/dumpt.src1", down)))
+	code, msg, fix := waitError(t, c, "loadt", 60*time.Second)
+	wantPath := filepath.Join(c.Node(other).DataDir, "dumps", "dumpt.src1")
+	t.Logf("load on %s: %s: %s", other, code, msg)
+	if code != "DumpDirMissing" || !strings.Contains(msg, wantPath) || !strings.Contains(msg, other) || !strings.Contains(fix, "transfer-source") {
+		t.Errorf("load on a node without the files: %s: %s (%s); want the path %s and the node %s", code, msg, fix, wantPath, other)
+	}
+	var tables int
+	down.DB(t).QueryRow("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA IN ('app', 'app_two', 'other')").Scan(&tables)
+	if tables != 0 {
+		t.Errorf("the failed load created %d tables on the target; want nothing loaded", tables)
+	}
+
+	// Back on the node with the files, resume: everything loads.
+	c.MustDmctl("transfer-source", "src1", owner)
+	if !harness.Eventually(30*time.Second, func() bool { w, _, _, err := status(c, "loadt"); return err == nil && w == owner }) {
+		t.Fatalf("src1 did not move back to %s", owner)
+	}
+	c.MustDmctl("resume-task", "loadt")
+	waitFinished(t, c, "loadt", 90*time.Second)
+	checkCopy(t, up, down)
+	var chunks, done int
+	down.DB(t).QueryRow("SELECT COUNT(*), SUM(done) FROM dm_meta.dmraft_load_chunks WHERE task = 'loadt'").Scan(&chunks, &done)
+	if chunks == 0 || chunks != done {
+		t.Errorf("chunk checkpoints of the load: %d done of %d", done, chunks)
+	}
+}
+
+// checkDumpDir checks the layout and the metadata of a finished dump.
+func checkDumpDir(t *testing.T, up *mariadb.Server, dir string) {
+	t.Helper()
+	if _, err := os.Stat(dir + ".partial"); err == nil {
+		t.Errorf("%s.partial is left behind", dir)
+	}
+	for _, f := range []string{"metadata", "dmraft-manifest.json", "app-schema-create.sql", "app_two-schema-create.sql",
+		"app.bulk-schema.sql", "app.bulk.00000.sql", "app.bulk.00006.sql", "app.types.00000.sql", "app.nokey.00000.sql",
+		"app.routed-schema.sql", "app_two.comp-schema.sql", "app.v_bulk-schema-view.sql", "app.v_routed-schema-view.sql"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("dump file missing: %v", err)
+		}
+	}
+	for _, f := range []string{"app.secret-schema.sql", "skipme-schema-create.sql", "skipme.v-schema-view.sql"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+			t.Errorf("%s was dumped but the block-allow-list leaves it out", f)
+		}
+	}
+	meta, err := os.ReadFile(filepath.Join(dir, "metadata"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var file, gtid string
+	var pos int64
+	if err := up.DB(t).QueryRow("SELECT @@gtid_binlog_pos").Scan(&gtid); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := up.DB(t).Query("SHOW MASTER STATUS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cols, _ := rows.Columns()
+	vals := make([]any, len(cols))
+	vals[0], vals[1] = &file, &pos
+	for i := 2; i < len(cols); i++ {
+		vals[i] = new(any)
+	}
+	for rows.Next() {
+		rows.Scan(vals...)
+	}
+	rows.Close()
+	want := "SHOW MASTER STATUS:\n\tLog: " + file + "\n\tPos: " + strconv.FormatInt(pos, 10) + "\n\tGTID:" + gtid + "\n"
+	if !strings.Contains(string(meta), want) {
+		t.Errorf("metadata:\n%s\nwant the block\n%s", meta, want)
+	}
+	view, _ := os.ReadFile(filepath.Join(dir, "app.v_routed-schema-view.sql"))
+	if strings.Contains(string(view), "nobody") || !strings.Contains(string(view), "`app`.`routed`") {
+		t.Errorf("view file keeps the DEFINER or lost the upstream table name:\n%s", view)
+	}
+}
