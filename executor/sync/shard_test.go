@@ -523,7 +523,7 @@ func TestShardReplayExecutedDDL(t *testing.T) {
 	// (1) Put the checkpoint back where it stood while the DDL ran: every
 	// worker at the DDL, the DDL recorded as pending.
 	var posJSON string
-	if err := e.ddb.QueryRow("SELECT position FROM dm_meta."+ShardPendingTable+" WHERE task = 't1' AND source = 'src1' AND tbl = 'shard_db.t_1'").Scan(&posJSON); err != nil {
+	if err := e.ddb.QueryRow("SELECT position FROM dm_meta." + ShardPendingTable + " WHERE task = 't1' AND source = 'src1' AND tbl = 'shard_db.t_1'").Scan(&posJSON); err != nil {
 		t.Fatal(err)
 	}
 	var pos binlog.Position
