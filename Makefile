@@ -45,18 +45,24 @@ demo: build
 bench-cluster:
 	$(GO) run ./test/bench/cluster
 
-# Fault-injection suite. DURATION is the fault phase, SEED replays a run.
+# Fault-injection suite. DURATION is the fault phase, SEED replays a run,
+# NODES is the cluster size (3 or 5), WORKLOAD is default (bank, set,
+# keyless DML, DDL on one source) or shard (two sources merged, ADD COLUMN
+# on every shard; SHARD_MODE pessimistic or optimistic).
 DURATION ?= 10m
 SEED ?=
+NODES ?= 3
+WORKLOAD ?= default
+SHARD_MODE ?= pessimistic
+JEPSEN_ENV = JEPSEN_SEED=$(SEED) JEPSEN_NODES=$(NODES) JEPSEN_WORKLOAD=$(WORKLOAD) JEPSEN_SHARD_MODE=$(SHARD_MODE) \
+  JEPSEN_REPORT=$(CURDIR)/jepsen-report.txt
 .PHONY: jepsen jepsen-short
 jepsen: build
-	JEPSEN_DURATION=$(DURATION) JEPSEN_SEED=$(SEED) JEPSEN_REPORT=$(CURDIR)/jepsen-report.txt \
-	  $(GO) test -count=1 -v -timeout 0 -run TestJepsen ./test/jepsen/
+	$(JEPSEN_ENV) JEPSEN_DURATION=$(DURATION) $(GO) test -count=1 -v -timeout 0 -run '^TestJepsen$$' ./test/jepsen/
 	@cat jepsen-report.txt
 
 jepsen-short: build
-	JEPSEN_DURATION=150s JEPSEN_SEED=$(SEED) JEPSEN_REPORT=$(CURDIR)/jepsen-report.txt \
-	  $(GO) test -count=1 -v -timeout 20m -run TestJepsen ./test/jepsen/
+	$(JEPSEN_ENV) JEPSEN_DURATION=150s $(GO) test -count=1 -v -timeout 20m -run '^TestJepsen$$' ./test/jepsen/
 	@cat jepsen-report.txt
 
 # bench-full: dmraft full copy vs mysqldump | mysql vs mydumper + myloader on

@@ -166,6 +166,16 @@ type LogEvent struct {
 
 // Events returns the log lines of n whose "event" field equals event.
 func (n *Node) Events(event string) ([]LogEvent, error) {
+	return n.logLines(`"event":"` + event + `"`)
+}
+
+// Messages returns the log lines whose message is message, in order.
+func (n *Node) Messages(message string) ([]LogEvent, error) {
+	return n.logLines(`"message":"` + message + `"`)
+}
+
+// logLines returns the log lines that contain needle, decoded.
+func (n *Node) logLines(needle string) ([]LogEvent, error) {
 	f, err := os.Open(n.LogPath)
 	if err != nil {
 		return nil, err
@@ -176,7 +186,7 @@ func (n *Node) Events(event string) ([]LogEvent, error) {
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		line := sc.Bytes()
-		if !strings.Contains(string(line), `"event":"`+event+`"`) {
+		if !strings.Contains(string(line), needle) {
 			continue
 		}
 		var m map[string]any

@@ -1,17 +1,21 @@
 package jepsen
 
 import (
+	"fmt"
+	"math/rand"
 	"testing"
 	"time"
 
 	"github.com/anishathalye/porcupine"
+
+	"github.com/dmraft/dmraft/test/harness"
 )
 
 func op(client int, kind, src string, call, ret int64, ok, unknown bool) porcupine.Operation {
 	if unknown {
 		ret = 1 << 62
 	}
-	return porcupine.Operation{ClientId: client, Input: adminOp{kind, src}, Call: call, Output: adminResult{OK: ok, Unknown: unknown}, Return: ret}
+	return porcupine.Operation{ClientId: client, Input: adminOp{Kind: kind, Key: src}, Call: call, Output: adminResult{OK: ok, Unknown: unknown}, Return: ret}
 }
 
 func TestSourceModel(t *testing.T) {
@@ -38,6 +42,85 @@ func TestSourceModel(t *testing.T) {
 	}
 }
 
+// res builds an operation with a full result.
+func res(client int, in adminOp, call, ret int64, out adminResult) porcupine.Operation {
+	if out.Unknown {
+		ret = 1 << 62
+	}
+	return porcupine.Operation{ClientId: client, Input: in, Call: call, Output: out, Return: ret}
+}
+
+func TestTaskModel(t *testing.T) {
+	pause, resume := adminOp{Kind: opPause, Key: "j"}, adminOp{Kind: opResume, Key: "j"}
+	update, status := adminOp{Kind: opUpdate, Key: "j"}, adminOp{Kind: opStatus, Key: "j"}
+	ok, unknown, refused := adminResult{OK: true}, adminResult{Unknown: true}, adminResult{}
+	read := func(paused bool, rev uint64) adminResult { return adminResult{OK: true, Paused: paused, Revision: rev} }
+	cases := []struct {
+		name string
+		ops  []porcupine.Operation
+		want porcupine.CheckResult
+	}{
+		{"start state", []porcupine.Operation{res(0, status, 0, 10, read(false, 1))}, porcupine.Ok},
+		{"pause then read", []porcupine.Operation{res(0, pause, 0, 10, ok), res(1, status, 20, 30, read(true, 1))}, porcupine.Ok},
+		{"paused task reads running", []porcupine.Operation{res(0, pause, 0, 10, ok), res(1, status, 20, 30, read(false, 1))}, porcupine.Illegal},
+		{"resume after pause", []porcupine.Operation{res(0, pause, 0, 10, ok), res(0, resume, 20, 30, ok), res(1, status, 40, 50, read(false, 1))}, porcupine.Ok},
+		{"concurrent pause and read", []porcupine.Operation{res(0, pause, 0, 30, ok), res(1, status, 10, 20, read(false, 1))}, porcupine.Ok},
+		{"unknown pause may apply later", []porcupine.Operation{res(0, pause, 0, 0, unknown), res(1, status, 20, 30, read(false, 1)), res(1, status, 40, 50, read(true, 1))}, porcupine.Ok},
+		{"update raises the revision by one", []porcupine.Operation{res(0, update, 0, 10, adminResult{OK: true, Revision: 2}), res(1, status, 20, 30, read(false, 2))}, porcupine.Ok},
+		{"update skips a revision", []porcupine.Operation{res(0, update, 0, 10, adminResult{OK: true, Revision: 3})}, porcupine.Illegal},
+		{"refused update changes nothing", []porcupine.Operation{res(0, update, 0, 10, refused), res(1, status, 20, 30, read(false, 2))}, porcupine.Illegal},
+		{"revision goes back", []porcupine.Operation{res(0, update, 0, 10, adminResult{OK: true, Revision: 2}), res(1, status, 20, 30, read(false, 1))}, porcupine.Illegal},
+		{"mixed stages", []porcupine.Operation{res(1, status, 20, 30, adminResult{OK: true, Revision: 1, Mixed: true})}, porcupine.Illegal},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := checkLinearizable(tc.ops, 10*time.Second); got != tc.want {
+				t.Fatalf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestBindingModel(t *testing.T) {
+	transfer := func(node string) adminOp { return adminOp{Kind: opTransfer, Key: "s", Node: node} }
+	bound := adminOp{Kind: opBound, Key: "s"}
+	at := func(node string, epoch uint64) adminResult { return adminResult{OK: true, Node: node, Epoch: epoch} }
+	cases := []struct {
+		name string
+		ops  []porcupine.Operation
+		want porcupine.CheckResult
+	}{
+		{"transfer then read", []porcupine.Operation{res(0, bound, 0, 5, at("n1", 1)), res(0, transfer("n2"), 10, 20, at("n2", 2)), res(1, bound, 30, 40, at("n2", 2))}, porcupine.Ok},
+		{"read misses a finished transfer", []porcupine.Operation{res(0, bound, 0, 5, at("n1", 1)), res(0, transfer("n2"), 10, 20, at("n2", 2)), res(1, bound, 30, 40, at("n1", 1))}, porcupine.Illegal},
+		{"transfer that does not raise the epoch", []porcupine.Operation{res(0, bound, 0, 5, at("n1", 3)), res(0, transfer("n2"), 10, 20, at("n2", 3))}, porcupine.Illegal},
+		{"already bound there", []porcupine.Operation{res(0, bound, 0, 5, at("n1", 3)), res(0, transfer("n1"), 10, 20, at("n1", 3))}, porcupine.Ok},
+		{"scheduler rebinds on its own", []porcupine.Operation{res(0, bound, 0, 5, at("n1", 1)), res(1, bound, 10, 20, at("n3", 2))}, porcupine.Ok},
+		{"one epoch, two nodes", []porcupine.Operation{res(0, bound, 0, 5, at("n1", 2)), res(1, bound, 10, 20, at("n3", 2))}, porcupine.Illegal},
+		{"unbound keeps the epoch, rebinding raises it", []porcupine.Operation{res(0, bound, 0, 5, at("n1", 2)), res(1, bound, 10, 20, at("", 2)), res(1, bound, 30, 40, at("n1", 2))}, porcupine.Illegal},
+		{"refused transfer", []porcupine.Operation{res(0, bound, 0, 5, at("n1", 1)), res(0, transfer("n9"), 10, 20, adminResult{}), res(1, bound, 30, 40, at("n1", 1))}, porcupine.Ok},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := checkLinearizable(tc.ops, 10*time.Second); got != tc.want {
+				t.Fatalf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestDiffRows(t *testing.T) {
+	src := map[string][]string{"1": {"id=1,v=1"}, "2": {"id=2,v=2"}, "3": {"id=3,v=3"}}
+	dst := map[string][]string{"1": {"id=1,v=1"}, "3": {"id=3,v=9"}, "4": {"id=4,v=4"}}
+	d := diffRows(src, dst)
+	if d.lost != 1 || d.extra != 1 || d.divergent != 1 {
+		t.Fatalf("got %s, want 1 lost, 1 extra, 1 divergent", d)
+	}
+	multi := diffRows(map[string][]string{"h": {"k=1", "k=1"}}, map[string][]string{"h": {"k=1", "k=1", "k=1"}})
+	if multi.lost != 0 || multi.extra != 1 || multi.divergent != 0 {
+		t.Fatalf("multiset: got %s, want one duplicated row", multi)
+	}
+}
+
 func TestCheckFencing(t *testing.T) {
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	at := func(s float64) time.Time { return base.Add(time.Duration(s * float64(time.Second))) }
@@ -46,23 +129,48 @@ func TestCheckFencing(t *testing.T) {
 	}
 	pause := Window{Kind: FaultPause, Nodes: []string{"n1"}, Start: at(5), End: at(12)}
 	cases := []struct {
-		name    string
-		ivs     []interval
-		windows []Window
-		want    int
+		name      string
+		ivs       []interval
+		windows   []Window
+		scheduled map[string]map[uint64]bool
+		want      int
 	}{
-		{"hand-over without overlap", []interval{iv("n1", 1, 0, 10), iv("n2", 2, 12, 20)}, nil, 0},
-		{"overlap", []interval{iv("n1", 1, 0, 10), iv("n2", 2, 9, 20)}, nil, 1},
-		{"same node restarts", []interval{iv("n1", 1, 0, 10), iv("n1", 1, 5, 20)}, nil, 0},
-		{"overlap while frozen", []interval{iv("n1", 1, 0, 12.1), iv("n2", 2, 9, 20)}, []Window{pause}, 0},
-		{"overlap after waking", []interval{iv("n1", 1, 0, 13), iv("n2", 2, 9, 20)}, []Window{pause}, 1},
-		{"epoch went down", []interval{iv("n1", 3, 0, 10), iv("n2", 2, 9, 20)}, []Window{pause}, 1},
+		{"hand-over without overlap", []interval{iv("n1", 1, 0, 10), iv("n2", 2, 12, 20)}, nil, nil, 0},
+		{"overlap", []interval{iv("n1", 1, 0, 10), iv("n2", 2, 9, 20)}, nil, nil, 1},
+		{"same node restarts", []interval{iv("n1", 1, 0, 10), iv("n1", 1, 5, 20)}, nil, nil, 0},
+		{"overlap while frozen", []interval{iv("n1", 1, 0, 12.1), iv("n2", 2, 9, 20)}, []Window{pause}, nil, 0},
+		{"overlap after waking", []interval{iv("n1", 1, 0, 13), iv("n2", 2, 9, 20)}, []Window{pause}, nil, 1},
+		{"epoch went down", []interval{iv("n1", 3, 0, 10), iv("n2", 2, 9, 20)}, []Window{pause}, nil, 1},
+		{"transfer hand-over", []interval{iv("n1", 1, 0, 10.3), iv("n2", 2, 10, 20)}, nil, map[string]map[uint64]bool{"s": {1: true}}, 0},
+		{"transfer hand-over too long", []interval{iv("n1", 1, 0, 12), iv("n2", 2, 10, 20)}, nil, map[string]map[uint64]bool{"s": {1: true}}, 1},
+		{"rebind by the scheduler overlaps", []interval{iv("n1", 1, 0, 10.3), iv("n2", 2, 10, 20)}, nil, map[string]map[uint64]bool{"s": {1: true, 2: true}}, 1},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := checkFencing(tc.ivs, tc.windows); len(got) != tc.want {
+			if got, _ := checkFencing(tc.ivs, tc.windows, tc.scheduled); len(got) != tc.want {
 				t.Fatalf("got %d problems %v, want %d", len(got), got, tc.want)
 			}
 		})
+	}
+}
+
+func TestSplitKeepsAMajority(t *testing.T) {
+	for _, n := range []int{3, 5} {
+		c := &harness.Cluster{}
+		for i := 0; i < n; i++ {
+			c.Nodes = append(c.Nodes, &harness.Node{Name: fmt.Sprintf("node%d", i+1)})
+		}
+		sizes := map[int]bool{}
+		for seed := int64(0); seed < 50; seed++ {
+			nem := &nemesis{c: c, rng: rand.New(rand.NewSource(seed))}
+			minority, majority := nem.split(c.Nodes[seed%int64(n)])
+			if minority[0] != c.Nodes[seed%int64(n)] || len(minority)+len(majority) != n || len(minority) > (n-1)/2 {
+				t.Fatalf("%d nodes: minority %v, majority %v", n, names(minority), names(majority))
+			}
+			sizes[len(minority)] = true
+		}
+		if n == 5 && !(sizes[1] && sizes[2]) {
+			t.Fatalf("5 nodes: minorities of sizes %v, want 1 and 2", sizes)
+		}
 	}
 }

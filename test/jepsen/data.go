@@ -2,17 +2,13 @@ package jepsen
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
 	"fmt"
 	"math/rand"
-	"sort"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/dmraft/dmraft/test/harness"
-	"github.com/dmraft/dmraft/test/mariadb"
 )
 
 // Bank: accounts whose balances always sum to bankTotal on the source,
@@ -23,38 +19,23 @@ const (
 	dataSchema   = "jepsen"
 )
 
-// dataTables are compared source against target at the end.
-var dataTables = []string{"bank", "sets", "nokey", "ddl_t"}
+// dataTables are compared source against target at the end; keyed ones
+// by their id column.
+var dataTables = []struct {
+	name  string
+	keyed bool
+}{{"bank", true}, {"sets", true}, {"nokey", false}, {"ddl_t", true}}
 
-// dataEnv is the source and target of the data workloads.
-type dataEnv struct {
-	up, down *mariadb.Server
-	upDB     *sql.DB
-	downDB   *sql.DB
-}
+// dataSource is the source the default workload's task runs on.
+const dataSource = "jepsen-src"
 
+// taskName is the task of every workload.
+const taskName = "jepsen"
+
+// startData starts the source and target of the default workload and
+// creates its tables.
 func startData(tb harness.TB) *dataEnv {
-	ctx := context.Background()
-	start := func(o mariadb.Options) *mariadb.Server {
-		s, err := mariadb.StartServer(ctx, o)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		tb.Cleanup(func() { _ = s.Close() })
-		return s
-	}
-	if err := mariadb.EnsureInstalled(); err != nil {
-		tb.Fatal(err)
-	}
-	e := &dataEnv{up: start(mariadb.Options{Name: "jepsen-source", Binlog: true}), down: start(mariadb.Options{Name: "jepsen-target"})}
-	var err error
-	if e.upDB, err = e.up.Open(""); err != nil {
-		tb.Fatal(err)
-	}
-	if e.downDB, err = e.down.Open(""); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { e.upDB.Close(); e.downDB.Close() })
+	e := startServers(tb, dataSource)
 	stmts := []string{
 		"CREATE DATABASE " + dataSchema,
 		"CREATE TABLE jepsen.bank (id INT PRIMARY KEY, balance BIGINT NOT NULL)",
@@ -66,10 +47,32 @@ func startData(tb harness.TB) *dataEnv {
 	for i := 0; i < bankAccounts; i++ {
 		stmts = append(stmts, fmt.Sprintf("INSERT INTO jepsen.bank VALUES (%d, %d)", i, bankTotal/bankAccounts))
 	}
-	if err := e.up.ExecSQL(ctx, stmts...); err != nil {
+	if err := e.ups[0].ExecSQL(context.Background(), stmts...); err != nil {
 		tb.Fatal(err)
 	}
 	return e
+}
+
+// setUp registers the source and a task in mode all that copies it to the
+// target and then follows its binlog.
+func setUp(tb harness.TB, c *harness.Cluster, env *dataEnv) *taskSpec {
+	env.registerSources(tb, c)
+	spec := &taskSpec{name: taskName, sources: env.sources, yaml: func(workers int) string {
+		return fmt.Sprintf(`name: %s
+task-mode: all
+%smysql-instances:
+  - source-id: %s
+    block-allow-list: only
+    syncer-config-name: sy
+block-allow-list:
+  only:
+    do-dbs: ["%s"]
+syncers:
+  sy: {worker-count: %d}
+`, taskName, env.targetYAML(), dataSource, dataSchema, workers)
+	}}
+	c.MustDmctl("start-task", harness.WriteFile(tb, c.Dir(), "task.yaml", spec.yaml(4)))
+	return spec
 }
 
 // dataWorkload writes to the source and reads the target while faults go on.
@@ -136,7 +139,7 @@ func (w *dataWorkload) transfer(rng *rand.Rand, _ int) {
 	amount := 1 + rng.Intn(50)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	tx, err := w.env.upDB.BeginTx(ctx, nil)
+	tx, err := w.env.upDBs[0].BeginTx(ctx, nil)
 	if err == nil {
 		_, err = tx.ExecContext(ctx, "UPDATE jepsen.bank SET balance = balance - ? WHERE id = ?", amount, a)
 		if err == nil {
@@ -157,7 +160,7 @@ func (w *dataWorkload) insertSet(client int, id int64) {
 	w.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	_, err := w.env.upDB.ExecContext(ctx, "INSERT INTO jepsen.sets VALUES (?, ?)", id, client)
+	_, err := w.env.upDBs[0].ExecContext(ctx, "INSERT INTO jepsen.sets VALUES (?, ?)", id, client)
 	if err == nil {
 		w.mu.Lock()
 		w.acked[id] = true
@@ -182,7 +185,7 @@ func (w *dataWorkload) keyless(rng *rand.Rand, _ int) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	_, err := w.env.upDB.ExecContext(ctx, q, args...)
+	_, err := w.env.upDBs[0].ExecContext(ctx, q, args...)
 	w.count(err, &w.writes)
 }
 
@@ -191,9 +194,9 @@ func (w *dataWorkload) ddl(_ *rand.Rand, i int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	col := fmt.Sprintf("c%d", i)
-	_, err := w.env.upDB.ExecContext(ctx, fmt.Sprintf("ALTER TABLE jepsen.ddl_t ADD COLUMN %s INT DEFAULT %d", col, i))
+	_, err := w.env.upDBs[0].ExecContext(ctx, fmt.Sprintf("ALTER TABLE jepsen.ddl_t ADD COLUMN %s INT DEFAULT %d", col, i))
 	if err == nil {
-		_, err = w.env.upDB.ExecContext(ctx, fmt.Sprintf("INSERT INTO jepsen.ddl_t (id, v, %s) VALUES (?, ?, ?)", col), 100+i, i, i)
+		_, err = w.env.upDBs[0].ExecContext(ctx, fmt.Sprintf("INSERT INTO jepsen.ddl_t (id, v, %s) VALUES (?, ?, ?)", col), 100+i, i, i)
 	}
 	w.count(err, &w.ddls)
 }
@@ -215,93 +218,6 @@ func (w *dataWorkload) readBank() {
 		w.bankViolation = append(w.bankViolation, fmt.Sprintf("%s: target has %d accounts summing to %d (want %d, %d)",
 			time.Now().Format("15:04:05.000"), n, sum.Int64, bankAccounts, bankTotal))
 	}
-}
-
-// rowHashes returns the multiset of a table's rows (hash -> count).
-func rowHashes(ctx context.Context, db *sql.DB, table string) (map[string]int, error) {
-	rows, err := db.QueryContext(ctx, "SELECT * FROM "+dataSchema+"."+mariadb.QuoteIdent(table))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	cols, _ := rows.Columns()
-	order := make([]int, len(cols))
-	for i := range order {
-		order[i] = i
-	}
-	sort.Slice(order, func(a, b int) bool { return cols[order[a]] < cols[order[b]] })
-	vals := make([]sql.NullString, len(cols))
-	ptrs := make([]any, len(cols))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
-	out := map[string]int{}
-	for rows.Next() {
-		if err := rows.Scan(ptrs...); err != nil {
-			return nil, err
-		}
-		var parts []string
-		for _, i := range order {
-			v := "NULL"
-			if vals[i].Valid {
-				v = fmt.Sprintf("%q", vals[i].String)
-			}
-			parts = append(parts, cols[i]+"="+v)
-		}
-		sum := sha256.Sum256([]byte(strings.Join(parts, ",")))
-		out[fmt.Sprintf("%x", sum[:8])]++
-	}
-	return out, rows.Err()
-}
-
-// tableDiff compares one table: rows missing on the target (lost), rows
-// only on the target or more often there (duplicated or divergent).
-type tableDiff struct {
-	lost, extra int
-	err         string
-}
-
-func diffTable(ctx context.Context, env *dataEnv, table string) tableDiff {
-	src, err := rowHashes(ctx, env.upDB, table)
-	if err != nil {
-		return tableDiff{err: "source: " + err.Error()}
-	}
-	dst, err := rowHashes(ctx, env.downDB, table)
-	if err != nil {
-		return tableDiff{err: "target: " + err.Error()}
-	}
-	var d tableDiff
-	for h, n := range src {
-		if dst[h] < n {
-			d.lost += n - dst[h]
-		}
-	}
-	for h, n := range dst {
-		if src[h] < n {
-			d.extra += n - src[h]
-		}
-	}
-	return d
-}
-
-// waitEqual polls until every data table is equal on both sides, or bound
-// passes; it returns the last differences.
-func waitEqual(env *dataEnv, bound time.Duration) (map[string]tableDiff, time.Duration) {
-	start := time.Now()
-	var last map[string]tableDiff
-	harness.Eventually(bound, func() bool {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		last = map[string]tableDiff{}
-		equal := true
-		for _, t := range dataTables {
-			d := diffTable(ctx, env, t)
-			last[t] = d
-			equal = equal && d.lost == 0 && d.extra == 0 && d.err == ""
-		}
-		return equal
-	})
-	return last, time.Since(start)
 }
 
 // checkSet: every acknowledged id is on the target exactly once, and no id
@@ -335,30 +251,41 @@ func (w *dataWorkload) checkSet(ctx context.Context) (lost, unexpected int, err 
 	return lost, unexpected, rows.Err()
 }
 
-// checkBatchEpochs reads the sync unit's batch log on the target: in commit
-// order (its auto-increment id is taken inside the epoch-checked
-// transaction) the epoch of one source never goes down.
-func checkBatchEpochs(ctx context.Context, env *dataEnv) (batches int, problems []string, err error) {
-	rows, err := env.downDB.QueryContext(ctx, "SELECT id, source, epoch FROM dm_meta.dmraft_sync_batches ORDER BY id")
+// diff compares every data table, source against target.
+func (w *dataWorkload) diff(ctx context.Context) map[string]tableDiff {
+	out := map[string]tableDiff{}
+	for _, t := range dataTables {
+		name := dataSchema + "." + t.name
+		src, err := tableRows(ctx, w.env.upDBs[0], name, t.keyed)
+		if err != nil {
+			out[name] = tableDiff{err: "source: " + err.Error()}
+			continue
+		}
+		dst, err := tableRows(ctx, w.env.downDB, name, t.keyed)
+		if err != nil {
+			out[name] = tableDiff{err: "target: " + err.Error()}
+			continue
+		}
+		out[name] = diffRows(src, dst)
+	}
+	return out
+}
+
+// settle has nothing to finish: every statement stands on its own.
+func (w *dataWorkload) settle(context.Context) error { return nil }
+
+// check fills the set and bank parts of the report.
+func (w *dataWorkload) check(ctx context.Context, r *Report) {
+	lost, unexpected, err := w.checkSet(ctx)
 	if err != nil {
-		return 0, nil, err
+		r.DataProblems = append(r.DataProblems, "set: "+err.Error())
 	}
-	defer rows.Close()
-	maxEpoch := map[string]uint64{}
-	for rows.Next() {
-		var id int64
-		var source string
-		var epoch uint64
-		if err := rows.Scan(&id, &source, &epoch); err != nil {
-			return 0, nil, err
-		}
-		batches++
-		if epoch < maxEpoch[source] {
-			problems = append(problems, fmt.Sprintf("batch %d of %s committed at epoch %d after epoch %d had written", id, source, epoch, maxEpoch[source]))
-		}
-		if epoch > maxEpoch[source] {
-			maxEpoch[source] = epoch
-		}
+	r.SetChecked, r.SetLost, r.SetUnexpected = true, lost, unexpected
+	if lost > 0 || unexpected > 0 {
+		r.DataProblems = append(r.DataProblems, fmt.Sprintf("set: %d acknowledged ids not exactly once on the target, %d ids never sent", lost, unexpected))
 	}
-	return batches, problems, rows.Err()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	r.BankChecked, r.BankReads, r.BankViolations = true, w.bankReads, w.bankViolation
+	r.DataOps = fmt.Sprintf("%d transfers, %d inserts/updates/deletes, %d DDL, %d failed (faults)", w.transfers, w.writes, w.ddls, w.failed)
 }

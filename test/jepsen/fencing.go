@@ -74,6 +74,29 @@ func runnerIntervals(c *harness.Cluster, windows []Window, end time.Time) ([]int
 	return out, nil
 }
 
+// schedulerEpochs reads every node's log for the bindings the scheduler
+// made (a source left unbound, or its node not heard from for
+// rebind-after): source -> epochs. Any other epoch came from
+// transfer-source.
+func schedulerEpochs(c *harness.Cluster) (map[string]map[uint64]bool, error) {
+	out := map[string]map[uint64]bool{}
+	for _, n := range c.Nodes {
+		evs, err := n.Messages("source bound")
+		if err != nil {
+			return nil, err
+		}
+		for _, ev := range evs {
+			s, _ := ev.Fields["source"].(string)
+			e, _ := ev.Fields["epoch"].(float64)
+			if out[s] == nil {
+				out[s] = map[uint64]bool{}
+			}
+			out[s][uint64(e)] = true
+		}
+	}
+	return out, nil
+}
+
 // deathAfter is when the node was killed after t (a kill or wipe window), or end.
 func deathAfter(windows []Window, node string, t, end time.Time) time.Time {
 	for _, w := range windows {
@@ -100,16 +123,25 @@ func frozen(iv interval, windows []Window) (from, to time.Time, ok bool) {
 // moment are what the epoch check on the target rejects.
 const resumeSlack = 200 * time.Millisecond
 
+// handOverBound is how long the old owner may keep running after
+// transfer-source moved its source (no grace period: the new owner starts
+// at once and the epoch in the target fences the old one): until it
+// applies the new binding, at most until its lease lapses (fence-timeout
+// 1s in the suite), plus the slack to stop.
+const handOverBound = time.Second + resumeSlack
+
 // checkFencing reports every pair of runners of one subtask held by two
 // different nodes at the same time, outside the time a node was frozen
-// (plus the slack to wake), and every epoch that went down over time.
-func checkFencing(ivs []interval, windows []Window) []string {
+// (plus the slack to wake) and outside a transfer's hand-over, and every
+// epoch that went down over time. scheduled holds the epochs the
+// scheduler bound (nil: every epoch); it also returns how many overlaps a
+// transfer's hand-over excused.
+func checkFencing(ivs []interval, windows []Window, scheduled map[string]map[uint64]bool) (problems []string, handOvers int) {
 	by := map[string][]interval{}
 	for _, iv := range ivs {
 		k := iv.task + "/" + iv.source
 		by[k] = append(by[k], iv)
 	}
-	var problems []string
 	for k, list := range by {
 		sort.Slice(list, func(i, j int) bool { return list[i].start.Before(list[j].start) })
 		for i := range list {
@@ -125,6 +157,10 @@ func checkFencing(ivs []interval, windows []Window) []string {
 				if excused(a, b, windows) || excused(b, a, windows) {
 					continue
 				}
+				if scheduled != nil && b.epoch > a.epoch && !scheduled[b.source][b.epoch] && earlier(a.end, b.end).Sub(b.start) <= handOverBound {
+					handOvers++
+					continue
+				}
 				problems = append(problems, fmt.Sprintf("%s: %s (epoch %d, %s..%s) and %s (epoch %d, %s..%s) ran at the same time",
 					k, a.node, a.epoch, a.start.Format("15:04:05.000"), a.end.Format("15:04:05.000"),
 					b.node, b.epoch, b.start.Format("15:04:05.000"), b.end.Format("15:04:05.000")))
@@ -132,7 +168,7 @@ func checkFencing(ivs []interval, windows []Window) []string {
 		}
 	}
 	sort.Strings(problems)
-	return problems
+	return problems, handOvers
 }
 
 // excused: the overlap of a and b lies where a's node was frozen, or right

@@ -8,7 +8,9 @@ import (
 )
 
 // TestJepsen runs the suite: JEPSEN_DURATION (default 60s) of faults with
-// seed JEPSEN_SEED (default: the clock). `make jepsen` runs it longer.
+// seed JEPSEN_SEED (default: the clock) on JEPSEN_NODES nodes (default 3)
+// with workload JEPSEN_WORKLOAD (default, or shard with JEPSEN_SHARD_MODE
+// pessimistic or optimistic). `make jepsen` runs it longer.
 func TestJepsen(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fault injection with dmnode processes")
@@ -31,6 +33,14 @@ func TestJepsen(t *testing.T) {
 		}
 		cfg.Duration = dur
 	}
+	if n := os.Getenv("JEPSEN_NODES"); n != "" {
+		nodes, err := strconv.Atoi(n)
+		if err != nil || nodes < 3 {
+			t.Fatalf("JEPSEN_NODES %q: a number of nodes, at least 3", n)
+		}
+		cfg.Nodes = nodes
+	}
+	cfg.Workload, cfg.ShardMode = os.Getenv("JEPSEN_WORKLOAD"), os.Getenv("JEPSEN_SHARD_MODE")
 	r := Run(t, cfg)
 	t.Log("\n" + r.String())
 	if !r.OK() {

@@ -22,10 +22,16 @@ const (
 	FaultNone      = "quiet"          // no fault: a pause in the schedule
 	FaultSource    = "restart-source" // kill -9 the source server, start it again
 	FaultTarget    = "restart-target" // kill -9 the target server, start it again
+	// FaultPartition splits the nodes into a random minority and the
+	// majority, cut both ways on every channel between them (the sources
+	// and the target stay reachable from both sides).
+	FaultPartition = "partition"
+	// FaultPartitionLeader is a partition whose minority holds the leader.
+	FaultPartitionLeader = "partition-leader"
 )
 
 // AllFaults is the default mix.
-var AllFaults = []string{FaultKill, FaultPause, FaultIsolate, FaultCut, FaultCutOneWay, FaultWipe, FaultSource, FaultTarget}
+var AllFaults = []string{FaultKill, FaultPause, FaultIsolate, FaultCut, FaultCutOneWay, FaultWipe, FaultSource, FaultTarget, FaultPartition, FaultPartitionLeader}
 
 // Window is one injected fault: what, on which nodes, from when to when.
 type Window struct {
@@ -43,12 +49,11 @@ func (w Window) String() string {
 
 // nemesis injects faults into a cluster on a seeded schedule.
 type nemesis struct {
-	c      *harness.Cluster
-	rng    *rand.Rand
-	kinds  []string
-	hold   time.Duration // how long a fault stays
-	source string        // the data source, for "kill the bound node"
-	env    *dataEnv      // the source and target servers
+	c     *harness.Cluster
+	rng   *rand.Rand
+	kinds []string
+	hold  time.Duration // how long a fault stays
+	env   *dataEnv      // the sources (for "the bound node") and their servers, the target
 
 	mu      sync.Mutex
 	windows []Window
@@ -66,7 +71,8 @@ func (n *nemesis) pick(target string) *harness.Node {
 		var s struct {
 			Sources []struct{ Source, Worker string } `json:"sources"`
 		}
-		if n.c.DmctlJSON(&s, "operate-source", "show", n.source) == nil && len(s.Sources) == 1 {
+		source := n.env.sources[n.rng.Intn(len(n.env.sources))]
+		if n.c.DmctlJSON(&s, "operate-source", "show", source) == nil && len(s.Sources) == 1 {
 			name = s.Sources[0].Worker
 		}
 	}
@@ -92,6 +98,9 @@ func (n *nemesis) one() {
 	kind := n.kinds[n.rng.Intn(len(n.kinds))]
 	targets := []string{"random", "leader", "bound"}
 	w := Window{Kind: kind, Target: targets[n.rng.Intn(len(targets))]}
+	if kind == FaultPartitionLeader {
+		w.Target = "leader"
+	}
 	victim := n.pick(w.Target) // asks the cluster, which may take a while
 	if victim == nil {
 		return
@@ -120,8 +129,23 @@ func (n *nemesis) one() {
 	case FaultWipe:
 		victim.Kill()
 		heal = func() error { return n.rejoin(victim) }
+	case FaultPartition, FaultPartitionLeader:
+		minority, majority := n.split(victim)
+		w.Nodes = names(minority)
+		for _, a := range minority {
+			for _, b := range majority {
+				n.c.Cut(a, b)
+				n.c.Cut(b, a)
+			}
+		}
+		heal = func() error {
+			for _, node := range n.c.Nodes {
+				n.c.Heal(node)
+			}
+			return nil
+		}
 	case FaultSource, FaultTarget:
-		srv := n.env.up
+		srv := n.env.ups[n.rng.Intn(len(n.env.ups))]
 		if kind == FaultTarget {
 			srv = n.env.down
 		}
@@ -141,6 +165,32 @@ func (n *nemesis) one() {
 	n.mu.Lock()
 	n.windows = append(n.windows, w)
 	n.mu.Unlock()
+}
+
+// split divides the nodes into a minority that holds first (1 to
+// (n-1)/2 nodes, the others chosen at random) and the majority.
+func (n *nemesis) split(first *harness.Node) (minority, majority []*harness.Node) {
+	size := 1 + n.rng.Intn((len(n.c.Nodes)-1)/2)
+	minority = []*harness.Node{first}
+	for _, i := range n.rng.Perm(len(n.c.Nodes)) {
+		node := n.c.Nodes[i]
+		switch {
+		case node == first:
+		case len(minority) < size:
+			minority = append(minority, node)
+		default:
+			majority = append(majority, node)
+		}
+	}
+	return minority, majority
+}
+
+func names(nodes []*harness.Node) []string {
+	var out []string
+	for _, node := range nodes {
+		out = append(out, node.Name)
+	}
+	return out
 }
 
 func (n *nemesis) other(not *harness.Node) *harness.Node {

@@ -10,13 +10,18 @@ import (
 // Report is what one run found.
 type Report struct {
 	Seed              int64
+	Workload          string
+	Nodes             int
 	Duration          time.Duration
 	Faults            map[string]int
 	Windows           []Window
 	Ops, OpsUnknown   int
+	OpsByKind         map[string]int // admin calls by kind, failed reads included
 	Linearizable      string
+	IllegalRecords    []string // records whose history is not linearizable
 	MaxUnavailable    time.Duration
 	RunnerIntervals   int
+	HandOvers         int // overlaps within a transfer-source hand-over (the target's epoch check fences them)
 	FencingViolations []string
 	Converge          time.Duration
 	ConvergeErr       string
@@ -25,9 +30,12 @@ type Report struct {
 	DataChecked    bool
 	DataOps        string
 	CatchUp        time.Duration // from convergence to target == source
-	Lost, Extra    int           // rows missing on / only on the target, over all tables
+	Lost, Extra    int           // rows missing on / duplicated or only on the target, over all tables
+	Divergent      int           // rows with the same key on both sides and different values
+	SetChecked     bool
 	SetLost        int
 	SetUnexpected  int
+	BankChecked    bool
 	BankReads      int
 	BankViolations []string
 	Batches        int
@@ -47,20 +55,18 @@ func (r *Report) String() string {
 	if !r.OK() {
 		verdict = "FAIL"
 	}
-	var kinds []string
-	for k, n := range r.Faults {
-		kinds = append(kinds, fmt.Sprintf("%s=%d", k, n))
-	}
-	sort.Strings(kinds)
+	kinds := []string{countsText(r.Faults)}
 	row := func(k, v string) { fmt.Fprintf(&b, "| %-34s | %s\n", k, v) }
 	fmt.Fprintf(&b, "== jepsen run: %s (seed %d) ==\n", verdict, r.Seed)
 	row("seed", fmt.Sprint(r.Seed))
+	row("workload / nodes", fmt.Sprintf("%s / %d", r.Workload, r.Nodes))
 	row("fault phase", r.Duration.Round(time.Second).String())
-	row("faults injected", strings.Join(kinds, " "))
-	row("admin operations", fmt.Sprintf("%d (%d with unknown outcome)", r.Ops, r.OpsUnknown))
+	row("faults injected", fmt.Sprintf("%d: %s", len(r.Windows), strings.Join(kinds, " ")))
+	row("admin operations in history", fmt.Sprintf("%d (%d with unknown outcome)", r.Ops, r.OpsUnknown))
+	row("admin calls by kind", countsText(r.OpsByKind))
 	row("admin history linearizable", r.Linearizable)
 	row("runner intervals checked", fmt.Sprint(r.RunnerIntervals))
-	row("fencing violations", fmt.Sprint(len(r.FencingViolations)))
+	row("fencing violations", fmt.Sprintf("%d (transfer hand-overs under %v excused: %d)", len(r.FencingViolations), handOverBound, r.HandOvers))
 	row("max unavailability (admin)", r.MaxUnavailable.Round(time.Millisecond).String())
 	conv := r.Converge.Round(time.Millisecond).String()
 	if r.ConvergeErr != "" {
@@ -70,10 +76,17 @@ func (r *Report) String() string {
 	if r.DataChecked {
 		row("data operations on the source", r.DataOps)
 		row("target caught up after heal", r.CatchUp.Round(time.Millisecond).String())
-		row("rows lost / extra on target", fmt.Sprintf("%d / %d", r.Lost, r.Extra))
-		row("set: acked ids lost / unexpected", fmt.Sprintf("%d / %d", r.SetLost, r.SetUnexpected))
-		row("bank: target reads / violations", fmt.Sprintf("%d / %d", r.BankReads, len(r.BankViolations)))
+		row("rows lost / duplicated / divergent", fmt.Sprintf("%d / %d / %d", r.Lost, r.Extra, r.Divergent))
+		if r.SetChecked {
+			row("set: acked ids lost / unexpected", fmt.Sprintf("%d / %d", r.SetLost, r.SetUnexpected))
+		}
+		if r.BankChecked {
+			row("bank: target reads / violations", fmt.Sprintf("%d / %d", r.BankReads, len(r.BankViolations)))
+		}
 		row("batches checked / stale epoch", fmt.Sprintf("%d / %d", r.Batches, len(r.StaleBatches)))
+	}
+	for _, v := range r.IllegalRecords {
+		fmt.Fprintf(&b, "NOT LINEARIZABLE: %s\n", v)
 	}
 	for _, v := range r.FencingViolations {
 		fmt.Fprintf(&b, "FENCING: %s\n", v)
@@ -102,4 +115,14 @@ func (r *Report) String() string {
 		fmt.Fprintf(&b, "reproduce with: make jepsen SEED=%d\n", r.Seed)
 	}
 	return b.String()
+}
+
+// countsText renders counts by kind as "a=1 b=2", sorted by kind.
+func countsText(counts map[string]int) string {
+	var out []string
+	for k, n := range counts {
+		out = append(out, fmt.Sprintf("%s=%d", k, n))
+	}
+	sort.Strings(out)
+	return strings.Join(out, " ")
 }

@@ -1,6 +1,7 @@
 package jepsen
 
 import (
+	"math/rand"
 	"os"
 	"syscall"
 	"testing"
@@ -31,7 +32,7 @@ func TestIsolatedRunnerStopsPromptly(t *testing.T) {
 	go func() { data.run(stop, 1); close(done) }()
 	defer func() { close(stop); <-done }()
 	time.Sleep(4 * time.Second)
-	nem := &nemesis{c: c, source: dataSource}
+	nem := &nemesis{c: c, env: env, rng: rand.New(rand.NewSource(1))}
 	const bound = 2 * time.Second // fence-timeout (1s) + 1s
 	for round := 0; round < 4; round++ {
 		var victim *harness.Node

@@ -6,30 +6,46 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/anishathalye/porcupine"
+
 	"github.com/dmraft/dmraft/rpc"
 	"github.com/dmraft/dmraft/test/harness"
-	"github.com/dmraft/dmraft/test/mariadb"
 )
 
 // Config is one run of the suite.
 type Config struct {
-	Seed     int64
-	Duration time.Duration // how long faults are injected
-	Nodes    int
-	Faults   []string      // kinds to choose from; AllFaults when empty
-	Hold     time.Duration // how long each fault stays before it is healed
-	Gap      time.Duration // quiet time between faults
-	Converge time.Duration // bound for convergence after the last heal
-	Report   string        // file the report is written to ("" = none)
+	Seed      int64
+	Duration  time.Duration // how long faults are injected
+	Nodes     int
+	Workload  string        // WorkloadDefault or WorkloadShard
+	ShardMode string        // the shard workload's shard-mode: pessimistic (default) or optimistic
+	Faults    []string      // kinds to choose from; AllFaults when empty
+	Hold      time.Duration // how long each fault stays before it is healed
+	Gap       time.Duration // quiet time between faults
+	Converge  time.Duration // bound for convergence after the last heal
+	Report    string        // file the report is written to ("" = none)
 }
+
+// Workloads.
+const (
+	WorkloadDefault = "default" // one source: bank, set, keyless DML, DDL
+	WorkloadShard   = "shard"   // two sources, four shard tables merged into one, ADD COLUMN on all
+)
 
 func (c *Config) defaults() {
 	if c.Nodes == 0 {
 		c.Nodes = 3
+	}
+	if c.Workload == "" {
+		c.Workload = WorkloadDefault
+	}
+	if c.ShardMode == "" {
+		c.ShardMode = "pessimistic"
 	}
 	if len(c.Faults) == 0 {
 		c.Faults = AllFaults
@@ -45,24 +61,56 @@ func (c *Config) defaults() {
 	}
 }
 
-// dataSource is the source the task runs on; its binding moves under faults.
-const dataSource = "jepsen-src"
+// workload is the data side of a run: it writes to the sources during the
+// faults, and at the end says how the target differs from them.
+type workload interface {
+	run(stop <-chan struct{}, seed int64)
+	// settle finishes what the faults left half done on the sources (a
+	// DDL that reached some shards only).
+	settle(ctx context.Context) error
+	// diff compares every table of the target with the sources.
+	diff(ctx context.Context) map[string]tableDiff
+	// check adds the workload's own checks and counts to the report.
+	check(ctx context.Context, r *Report)
+}
 
 // Run starts a cluster, injects faults while the workloads run, heals,
 // checks, and returns the report.
 func Run(tb harness.TB, cfg Config) *Report {
 	cfg.defaults()
 	rng := rand.New(rand.NewSource(cfg.Seed))
-	env := startData(tb)
+	var (
+		env  *dataEnv
+		data workload
+		spec *taskSpec
+	)
+	switch cfg.Workload {
+	case WorkloadDefault:
+		env = startData(tb)
+	case WorkloadShard:
+		if cfg.ShardMode != "pessimistic" && cfg.ShardMode != "optimistic" {
+			tb.Fatalf("shard mode %q: pessimistic or optimistic", cfg.ShardMode)
+		}
+	default:
+		tb.Fatalf("workload %q: %s or %s", cfg.Workload, WorkloadDefault, WorkloadShard)
+	}
+	var shard *shardWorkload
+	if cfg.Workload == WorkloadShard {
+		shard = startShard(tb, cfg.ShardMode)
+		env = shard.env
+	}
 	c := harness.NewCluster(tb, cfg.Nodes, harness.Options{NodeArgs: harness.FastTimeouts})
-	setUp(tb, c, env)
-	data := newDataWorkload(env)
+	if shard != nil {
+		spec, data = setUpShard(tb, c, shard), shard
+	} else {
+		spec, data = setUp(tb, c, env), newDataWorkload(env)
+	}
 
 	start := time.Now()
-	nem := &nemesis{c: c, rng: rng, kinds: cfg.Faults, hold: cfg.Hold, source: dataSource, env: env}
+	nem := &nemesis{c: c, rng: rng, kinds: cfg.Faults, hold: cfg.Hold, env: env}
 	pool := rpc.NewConnPool(nil)
 	defer pool.Close()
-	admin := &adminWorkload{c: c, clients: 3, ids: []string{"adm-0", "adm-1", "adm-2"}, timeout: 3 * time.Second, start: start, pool: pool}
+	admin := &adminWorkload{c: c, clients: 3, ids: []string{"adm-0", "adm-1", "adm-2"}, timeout: 3 * time.Second, start: start, pool: pool, task: spec}
 
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -75,22 +123,41 @@ func Run(tb harness.TB, cfg Config) *Report {
 	wg.Wait()
 	faultsEnd := time.Now()
 
-	r := &Report{Seed: cfg.Seed, Duration: faultsEnd.Sub(start), Faults: nem.counts(), Windows: nem.history()}
-	r.Converge, r.ConvergeErr = converge(c, env, cfg.Converge)
-	diffs, caughtUp := waitEqual(env, cfg.Converge)
+	r := &Report{Seed: cfg.Seed, Workload: cfg.Workload, Nodes: cfg.Nodes, Duration: faultsEnd.Sub(start), Faults: nem.counts(), Windows: nem.history()}
+	if cfg.Workload == WorkloadShard {
+		r.Workload += " (" + cfg.ShardMode + ")"
+	}
+	r.Converge, r.ConvergeErr = converge(c, env, spec, cfg.Converge)
+	settleCtx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	if err := data.settle(settleCtx); err != nil {
+		r.DataProblems = append(r.DataProblems, "settle the sources: "+err.Error())
+	}
+	cancel()
+	diffs, caughtUp := waitEqual(data.diff, cfg.Converge)
 	r.CatchUp = caughtUp
 	end := time.Now()
-	checkData(tb, r, data, env, diffs)
+	checkData(r, data, env, diffs)
 
-	r.Ops, r.OpsUnknown = len(admin.ops), countUnknown(admin)
+	r.Ops, r.OpsUnknown, r.OpsByKind = len(admin.ops), countUnknown(admin), admin.counts
 	r.Linearizable = string(checkLinearizable(admin.ops, time.Minute))
+	if r.Linearizable != string(porcupine.Ok) {
+		prefix := ""
+		if cfg.Report != "" {
+			prefix = strings.TrimSuffix(cfg.Report, filepath.Ext(cfg.Report)) + "-"
+		}
+		r.IllegalRecords = explainIllegal(admin.ops, time.Minute, prefix)
+	}
 	r.MaxUnavailable = admin.maxGap(faultsEnd)
 	ivs, err := runnerIntervals(c, r.Windows, end)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	r.RunnerIntervals = len(ivs)
-	r.FencingViolations = checkFencing(ivs, r.Windows)
+	scheduled, err := schedulerEpochs(c)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	r.FencingViolations, r.HandOvers = checkFencing(ivs, r.Windows, scheduled)
 	for _, w := range r.Windows {
 		if w.Err != "" {
 			r.NemesisErrors = append(r.NemesisErrors, w.String()+": "+w.Err)
@@ -103,77 +170,41 @@ func Run(tb harness.TB, cfg Config) *Report {
 	return r
 }
 
-// setUp registers the source and a task in mode all that copies it to the
-// target and then follows its binlog.
-func setUp(tb harness.TB, c *harness.Cluster, env *dataEnv) {
-	dir := c.Dir()
-	src := filepath.Join(dir, "source.yaml")
-	task := filepath.Join(dir, "task.yaml")
-	write := func(p, text string) {
-		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-			tb.Fatal(err)
-		}
-	}
-	write(src, fmt.Sprintf("source-id: %s\nflavor: mariadb\nenable-gtid: true\nfrom:\n  host: 127.0.0.1\n  port: %d\n  user: %s\n  password: %s\n",
-		dataSource, env.up.Port, mariadb.User, mariadb.Password))
-	write(task, fmt.Sprintf(`name: jepsen
-task-mode: all
-target-database:
-  host: 127.0.0.1
-  port: %d
-  user: %s
-  password: %s
-mysql-instances:
-  - source-id: %s
-    block-allow-list: only
-block-allow-list:
-  only:
-    do-dbs: ["%s"]
-`, env.down.Port, mariadb.User, mariadb.Password, dataSource, dataSchema))
-	for _, args := range [][]string{{"operate-source", "create", src}, {"start-task", task}} {
-		if _, err := c.Dmctl(args...); err != nil {
-			tb.Fatal(err)
-		}
-	}
-}
-
 // checkData fills the data part of the report.
-func checkData(tb harness.TB, r *Report, data *dataWorkload, env *dataEnv, diffs map[string]tableDiff) {
+func checkData(r *Report, data workload, env *dataEnv, diffs map[string]tableDiff) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	r.DataChecked = true
-	for _, t := range dataTables {
+	var names []string
+	for t := range diffs {
+		names = append(names, t)
+	}
+	sort.Strings(names)
+	for _, t := range names {
 		d := diffs[t]
 		r.Lost += d.lost
 		r.Extra += d.extra
-		if d.lost > 0 || d.extra > 0 || d.err != "" {
-			r.DataProblems = append(r.DataProblems, fmt.Sprintf("table %s: %d rows missing on the target, %d rows only on the target %s", t, d.lost, d.extra, d.err))
+		r.Divergent += d.divergent
+		if !d.clean() {
+			r.DataProblems = append(r.DataProblems, fmt.Sprintf("table %s: %s", t, d))
 		}
 	}
-	lost, unexpected, err := data.checkSet(ctx)
-	if err != nil {
-		r.DataProblems = append(r.DataProblems, "set: "+err.Error())
-	}
-	r.SetLost, r.SetUnexpected = lost, unexpected
-	if lost > 0 || unexpected > 0 {
-		r.DataProblems = append(r.DataProblems, fmt.Sprintf("set: %d acknowledged ids not exactly once on the target, %d ids never sent", lost, unexpected))
-	}
-	r.BankReads, r.BankViolations = data.bankReads, data.bankViolation
+	data.check(ctx, r)
+	var err error
 	r.Batches, r.StaleBatches, err = checkBatchEpochs(ctx, env)
 	if err != nil {
 		r.DataProblems = append(r.DataProblems, "batch log: "+err.Error())
 	}
-	data.mu.Lock()
-	r.DataOps = fmt.Sprintf("%d transfers, %d inserts/updates/deletes, %d DDL, %d failed (faults)", data.transfers, data.writes, data.ddls, data.failed)
-	data.mu.Unlock()
 }
 
-// converge waits until every node is back, alive, one leads, and the data
-// source is bound to a live node; it returns how long that took.
-func converge(c *harness.Cluster, env *dataEnv, bound time.Duration) (time.Duration, string) {
+// converge heals everything, then waits until every node is back, alive,
+// one leads, and every source is bound to a live node; then it resumes the
+// task (the admin workload may have left it paused: it must catch up
+// before the data is compared). It returns how long that took.
+func converge(c *harness.Cluster, env *dataEnv, spec *taskSpec, bound time.Duration) (time.Duration, string) {
 	start := time.Now()
 	c.HealAll()
-	for _, srv := range []*mariadb.Server{env.up, env.down} {
+	for _, srv := range env.servers() {
 		if !srv.Running() {
 			if err := srv.RestartContext(context.Background()); err != nil {
 				return 0, err.Error()
@@ -208,8 +239,18 @@ func converge(c *harness.Cluster, env *dataEnv, bound time.Duration) (time.Durat
 		var s struct {
 			Sources []struct{ Source, Worker string } `json:"sources"`
 		}
-		if err := c.DmctlJSON(&s, "operate-source", "show", dataSource); err != nil || len(s.Sources) != 1 || s.Sources[0].Worker == "" {
-			why = fmt.Sprintf("source %s not bound: %+v %v", dataSource, s, err)
+		if err := c.DmctlJSON(&s, append([]string{"operate-source", "show"}, env.sources...)...); err != nil || len(s.Sources) != len(env.sources) {
+			why = fmt.Sprintf("sources %v: %+v %v", env.sources, s, err)
+			return false
+		}
+		for _, src := range s.Sources {
+			if src.Worker == "" {
+				why = fmt.Sprintf("source %s not bound", src.Source)
+				return false
+			}
+		}
+		if _, err := c.Dmctl("resume-task", spec.name); err != nil {
+			why = err.Error()
 			return false
 		}
 		return true
