@@ -28,6 +28,9 @@ type shard struct {
 	db     *sql.DB
 	seq    atomic.Int64
 	cols   atomic.Int32 // extra columns present upstream: 0, 1 (c1), 2 (c1, c2)
+	// mu is held by the writer around each change and by drop.
+	mu      sync.Mutex
+	dropped map[int64]string // the rows when the table was dropped; nil while it exists
 }
 
 func (s *shard) name() string   { return s.schema + "." + s.table }
@@ -36,6 +39,9 @@ func (s *shard) member() string { return s.source + "/" + s.name() }
 type env struct {
 	t      *testing.T
 	c      *harness.Cluster
+	// paused: subtask errors are expected (a test drives a way out), so
+	// the wait helpers do not fail on them.
+	paused atomic.Bool
 	up     [2]*mariadb.Server
 	down   *mariadb.Server
 	downDB *sql.DB
@@ -166,7 +172,14 @@ func (e *env) writers(maxOps int) (stop func()) {
 			defer wg.Done()
 			r := rand.New(rand.NewSource(int64(s.no)))
 			for i := 0; i < maxOps && ctx.Err() == nil; i++ {
-				if err := s.op(ctx, r); err != nil && ctx.Err() == nil {
+				s.mu.Lock()
+				if s.dropped != nil {
+					s.mu.Unlock()
+					return
+				}
+				err := s.op(ctx, r)
+				s.mu.Unlock()
+				if err != nil && ctx.Err() == nil {
 					failed.Store(fmt.Errorf("%s: %w", s.name(), err))
 					return
 				}
@@ -192,6 +205,21 @@ func (e *env) alter(s *shard, ddl string, cols int32) {
 	if cols > 0 {
 		s.cols.Store(cols)
 	}
+}
+
+// drop stops the shard's writer and drops its table upstream. The rows it
+// had stay on the target: shard mode does not replicate the DROP.
+func (e *env) drop(s *shard) {
+	e.t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rows, err := rowsOf(context.Background(), s.db, s.name())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Logf("%s: DROP TABLE (%d rows)", s.name(), len(rows))
+	s.src.Exec(e.t, "DROP TABLE "+s.name())
+	s.dropped = rows
 }
 
 // rowsOf returns id -> row text of a table, with the columns that exist.
@@ -231,13 +259,21 @@ func (e *env) diff() (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	union := map[int64]string{}
+	fromDropped := map[int64]bool{}
 	for _, s := range e.shards {
-		rows, err := rowsOf(ctx, s.db, s.name())
+		s.mu.Lock()
+		rows, err := s.dropped, error(nil)
+		s.mu.Unlock()
+		dropped := rows != nil
+		if !dropped {
+			rows, err = rowsOf(ctx, s.db, s.name())
+		}
 		if err != nil {
 			return "", err
 		}
 		for id, r := range rows {
 			union[id] = r
+			fromDropped[id] = dropped
 		}
 	}
 	got, err := rowsOf(ctx, e.downDB, target)
@@ -246,6 +282,9 @@ func (e *env) diff() (string, error) {
 	}
 	var bad []string
 	for id, r := range union {
+		if fromDropped[id] && strings.HasPrefix(got[id], r) && strings.ReplaceAll(strings.TrimPrefix(got[id], r), "|NULL", "") == "" {
+			continue // a row of a dropped shard: the columns added later are NULL on the target
+		}
 		if got[id] != r {
 			bad = append(bad, fmt.Sprintf("id %d: source %q target %q", id, r, got[id]))
 		}
@@ -310,6 +349,9 @@ func (e *env) status() (queryStatus, error) {
 // failOnError fails the test when a subtask reports an error (a pause).
 func (e *env) failOnError() {
 	e.t.Helper()
+	if e.paused.Load() {
+		return
+	}
 	q, err := e.status()
 	if err != nil {
 		return
@@ -321,6 +363,40 @@ func (e *env) failOnError() {
 			}
 		}
 	}
+}
+
+// waitPaused waits until the subtask of source reports an error with
+// code, and returns its message and workaround. Errors are expected from
+// here on until e.paused is cleared.
+func (e *env) waitPaused(source, code string, timeout time.Duration) string {
+	e.t.Helper()
+	e.paused.Store(true)
+	var q queryStatus
+	var found string
+	if !harness.Eventually(timeout, func() bool {
+		var err error
+		if q, err = e.status(); err != nil {
+			return false
+		}
+		for _, s := range q.Sources {
+			for _, st := range s.SubTaskStatus {
+				if s.SourceStatus.Source != source || st.Result == nil {
+					continue
+				}
+				for _, er := range st.Result.Errors {
+					if er.ErrCode == code {
+						found = er.Message + "\n  workaround: " + er.Workaround
+						return true
+					}
+				}
+			}
+		}
+		return false
+	}) {
+		e.t.Fatalf("the subtask of %s did not pause with %s in %v: %+v", source, code, timeout, q)
+	}
+	e.t.Logf("%s paused as expected: %s", source, found)
+	return found
 }
 
 // waitSyncing waits until both subtasks run the sync unit.
