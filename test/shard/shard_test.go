@@ -37,8 +37,8 @@ func (s *shard) name() string   { return s.schema + "." + s.table }
 func (s *shard) member() string { return s.source + "/" + s.name() }
 
 type env struct {
-	t      *testing.T
-	c      *harness.Cluster
+	t *testing.T
+	c *harness.Cluster
 	// paused: subtask errors are expected (a test drives a way out), so
 	// the wait helpers do not fail on them.
 	paused atomic.Bool
