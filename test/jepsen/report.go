@@ -25,6 +25,7 @@ type Report struct {
 	FencingViolations []string
 	Converge          time.Duration
 	ConvergeErr       string
+	TaskAtEnd         string // the task's stage when the faults ended, and whether it was resumed
 	NemesisErrors     []string
 
 	DataChecked    bool
@@ -45,7 +46,7 @@ type Report struct {
 
 // OK reports whether every checker passed.
 func (r *Report) OK() bool {
-	return r.Linearizable == "Ok" && len(r.FencingViolations) == 0 && r.ConvergeErr == "" && len(r.NemesisErrors) == 0 &&
+	return r.Linearizable == "Ok" && len(r.FencingViolations) == 0 && r.ConvergeErr == "" && strings.HasSuffix(r.TaskAtEnd, "resumed") && len(r.NemesisErrors) == 0 &&
 		len(r.DataProblems) == 0 && len(r.BankViolations) == 0 && len(r.StaleBatches) == 0
 }
 
@@ -73,6 +74,7 @@ func (r *Report) String() string {
 		conv += " — " + r.ConvergeErr
 	}
 	row("time to converge after heal", conv)
+	row("task when the faults ended", r.TaskAtEnd)
 	if r.DataChecked {
 		row("data operations on the source", r.DataOps)
 		row("target caught up after heal", r.CatchUp.Round(time.Millisecond).String())

@@ -13,6 +13,7 @@ import (
 
 	"github.com/anishathalye/porcupine"
 
+	pb "github.com/dmraft/dmraft/proto"
 	"github.com/dmraft/dmraft/rpc"
 	"github.com/dmraft/dmraft/test/harness"
 )
@@ -127,7 +128,8 @@ func Run(tb harness.TB, cfg Config) *Report {
 	if cfg.Workload == WorkloadShard {
 		r.Workload += " (" + cfg.ShardMode + ")"
 	}
-	r.Converge, r.ConvergeErr = converge(c, env, spec, cfg.Converge)
+	r.Converge, r.ConvergeErr = converge(c, env, cfg.Converge)
+	r.TaskAtEnd = resumeTask(admin, spec, cfg.Converge)
 	settleCtx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	if err := data.settle(settleCtx); err != nil {
 		r.DataProblems = append(r.DataProblems, "settle the sources: "+err.Error())
@@ -198,10 +200,9 @@ func checkData(r *Report, data workload, env *dataEnv, diffs map[string]tableDif
 }
 
 // converge heals everything, then waits until every node is back, alive,
-// one leads, and every source is bound to a live node; then it resumes the
-// task (the admin workload may have left it paused: it must catch up
-// before the data is compared). It returns how long that took.
-func converge(c *harness.Cluster, env *dataEnv, spec *taskSpec, bound time.Duration) (time.Duration, string) {
+// one leads, and every source is bound to a live node. It returns how long
+// that took.
+func converge(c *harness.Cluster, env *dataEnv, bound time.Duration) (time.Duration, string) {
 	start := time.Now()
 	c.HealAll()
 	for _, srv := range env.servers() {
@@ -249,16 +250,50 @@ func converge(c *harness.Cluster, env *dataEnv, spec *taskSpec, bound time.Durat
 				return false
 			}
 		}
-		if _, err := c.Dmctl("resume-task", spec.name); err != nil {
-			why = err.Error()
-			return false
-		}
 		return true
 	})
 	if !ok {
 		return time.Since(start), "did not converge within " + bound.String() + ": " + why
 	}
 	return time.Since(start), ""
+}
+
+// resumeTask reads whether the admin workload left the task paused, and
+// resumes it: a paused task must catch up before the data is compared.
+// It says what it found and did.
+func resumeTask(admin *adminWorkload, spec *taskSpec, bound time.Duration) string {
+	var st adminResult
+	var why string
+	ok := harness.Eventually(bound, func() bool {
+		node := admin.c.Nodes[0]
+		conn, err := admin.pool.Get(node.Addr)
+		if err != nil {
+			why = err.Error()
+			return false
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), admin.timeout)
+		defer cancel()
+		client := pb.NewAdminClient(conn)
+		if st.Revision == 0 {
+			if st = admin.status(ctx, client, spec.name); st.Unknown {
+				st, why = adminResult{}, "query-status failed"
+				return false
+			}
+		}
+		if _, err := client.ResumeTask(ctx, &pb.TaskOpRequest{Name: spec.name}); err != nil {
+			why = "resume-task: " + err.Error()
+			return false
+		}
+		return true
+	})
+	stage := "running"
+	if st.Paused {
+		stage = "paused"
+	}
+	if !ok {
+		return fmt.Sprintf("%s at revision %d; not resumed within %v: %s", stage, st.Revision, bound, why)
+	}
+	return fmt.Sprintf("%s at revision %d; resumed", stage, st.Revision)
 }
 
 func countUnknown(w *adminWorkload) int {
