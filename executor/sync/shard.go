@@ -25,7 +25,8 @@ package syncer
 // created by the first shard; the new table is registered with its CREATE
 // statement) and DROP TABLE / TRUNCATE TABLE / DROP DATABASE, which are not
 // replicated in shard mode (as DM: one shard must not drop or empty the
-// merged table). Database-level CREATE/ALTER run as usual.
+// merged table); a dropped shard table leaves shard-DDL coordination
+// (shard_operator.go). Database-level CREATE/ALTER run as usual.
 //
 // At a lock DDL at position P (start of the event): drain every worker to
 // the boundary P, record "table T reported DDLs D at P" in the meta schema
