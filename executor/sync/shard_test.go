@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -602,5 +603,105 @@ func TestShardDroppedTableLeavesLock(t *testing.T) {
 	e.converged(r, want)
 	if has, _ := e.targetColumn("c"); !has {
 		t.Fatal("the target lacks column c")
+	}
+}
+
+// setOperator records `dmctl binlog skip|replace` for src1 at the DDL the
+// unit paused at, as the admin service does.
+func (e *shardEnv) setOperator(paused error, op string, statements ...string) {
+	e.t.Helper()
+	var ee *executor.Error
+	if !errors.As(paused, &ee) || ee.Position == "" {
+		e.t.Fatalf("the unit did not pause at a DDL: %v", paused)
+	}
+	e.c.must(fsm.NewCommand(pb.CommandType_SET_BINLOG_OPERATOR, &pb.SetBinlogOperator{Task: "t1", SourceId: "src1",
+		Operator: &pb.BinlogOperator{Op: op, Position: ee.Position, Statements: statements}}, 0))
+}
+
+func errCode(err error) string {
+	var ee *executor.Error
+	if errors.As(err, &ee) {
+		return ee.Code
+	}
+	return ""
+}
+
+// TestShardPessimisticSkipConflict: src2 owns the lock; t_1 reaches
+// another DDL and pauses with ShardDDLConflict. `binlog skip` there makes
+// t_1 take part with the lock's DDLs: it skips them once the owner
+// executed, and the lock completes.
+func TestShardPessimisticSkipConflict(t *testing.T) {
+	e := newShardEnv(t, shardlock.ModePessimistic)
+	r := e.run(1)
+	insertRange(t, e.udb, "shard_db.t_1", 1, 5, "")
+	e.otherArrives("ALTER TABLE db_target.t_target ADD COLUMN c INT")
+	exec(t, e.udb, "ALTER TABLE shard_db.t_1 ADD COLUMN c BIGINT", "ALTER TABLE shard_db.t_2 ADD COLUMN c INT")
+	insertRange(t, e.udb, "shard_db.t_1", 6, 10, "c")
+	err := waitEnded(t, r)
+	if errCode(err) != shardlock.CodeConflict {
+		t.Fatalf("unit ended with %v, want %s", err, shardlock.CodeConflict)
+	}
+	e.setOperator(err, "skip")
+	r = e.run(1)
+	op := e.otherOperation(r)
+	if op.Action != shardlock.ActionExec {
+		t.Fatalf("src2's operation %v, want exec once t_1 agrees", op)
+	}
+	exec(t, e.ddb, "ALTER TABLE db_target.t_target ADD COLUMN c INT")
+	e.otherDone()
+	e.waitFor("lock removed", r, func(v *fsm.View) bool { return e.lock(v) == nil })
+	e.converged(r, e.union())
+	info := e.c.f.View().ShardInfos[fsm.ShardInfoKey("t1", "src1", "shard_db", "t_1")]
+	if info.GetDoneRevision() != 2 {
+		t.Fatalf("t_1 should have reported twice (its DDL, then the lock's) and finished the second: %v", info)
+	}
+}
+
+// TestShardOptimisticSkip: optimistic mode. A DDL the schema model cannot
+// follow pauses with ShardDDLUnsupported and `binlog skip` passes it. A
+// DDL in conflict cannot be skipped by the unit alone (ShardSkipRefused,
+// naming the unlock); after the lock's unlock the shard skips it.
+func TestShardOptimisticSkip(t *testing.T) {
+	e := newShardEnv(t, shardlock.ModeOptimistic)
+	r := e.run(1)
+	insertRange(t, e.udb, "shard_db.t_1", 1, 5, "")
+	exec(t, e.udb, "ALTER TABLE shard_db.t_1 ORDER BY id")
+	insertRange(t, e.udb, "shard_db.t_1", 6, 10, "")
+	err := waitEnded(t, r)
+	if errCode(err) != "ShardDDLUnsupported" {
+		t.Fatalf("unit ended with %v, want ShardDDLUnsupported", err)
+	}
+	e.setOperator(err, "skip")
+	r = e.run(1)
+	e.converged(r, e.union())
+
+	exec(t, e.udb, "ALTER TABLE shard_db.t_1 ADD INDEX ix (v)")
+	e.waitFor("t_1's index decided", r, func(v *fsm.View) bool {
+		op := v.ShardOperations[fsm.ShardOperationKey(e.lockID, "src1", "shard_db", "t_1")]
+		return op.GetDone()
+	})
+	exec(t, e.udb, "ALTER TABLE shard_db.t_2 ADD INDEX ix (id, v)")
+	insertRange(t, e.udb, "shard_db.t_2", 101, 105, "")
+	err = waitEnded(t, r)
+	if errCode(err) != shardlock.CodeConflict {
+		t.Fatalf("unit ended with %v, want %s", err, shardlock.CodeConflict)
+	}
+	e.setOperator(err, "skip")
+	r = e.run(1)
+	err = waitEnded(t, r)
+	var ee *executor.Error
+	if !errors.As(err, &ee) || ee.Code != CodeShardSkipRefused || !strings.Contains(ee.Workaround, "shard-ddl-lock unlock "+e.lockID) {
+		t.Fatalf("binlog skip in conflict: unit ended with %v, want %s naming the unlock", err, CodeShardSkipRefused)
+	}
+	cmds, err := shardlock.Unlock(e.c.f.View(), e.lockID, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.c.must(cmds...)
+	r = e.run(1)
+	e.converged(r, e.union())
+	var cols string
+	if err := e.ddb.QueryRow("SELECT GROUP_CONCAT(COLUMN_NAME ORDER BY SEQ_IN_INDEX) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = 'db_target' AND TABLE_NAME = 't_target' AND INDEX_NAME = 'ix'").Scan(&cols); err != nil || cols != "v" {
+		t.Fatalf("target index ix on %q (%v), want t_1's (v)", cols, err)
 	}
 }
