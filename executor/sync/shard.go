@@ -645,9 +645,11 @@ func (s *shardSync) scan(ctx context.Context, ev binlog.Event) error {
 				}
 				h.reported[t.Schema+"."+t.Name] = true
 				info := s.view().ShardInfos[fsm.ShardInfoKey(p.task, s.source, t.Schema, t.Name)]
-				if info == nil || len(info.Ddls) > 0 {
-					continue // reported already, or unknown (the replay registers it)
+				if info == nil {
+					continue // unknown: the replay registers it
 				}
+				// Its first lock DDL after the hold: reported again when it
+				// waits already (nil unless a binlog replace changed it).
 				var texts []string
 				for _, o := range steps {
 					if o.kind == stepLock && o.d.Tables[0] == t {

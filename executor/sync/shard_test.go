@@ -705,3 +705,35 @@ func TestShardOptimisticSkip(t *testing.T) {
 		t.Fatalf("target index ix on %q (%v), want t_1's (v)", cols, err)
 	}
 }
+
+// TestShardPessimisticScanConflictReplace: the unit holds at t_1's DDL (it
+// owns the lock) and finds, scanning ahead, t_2's differing DDL. Nothing
+// else would show that conflict: the unit pauses at t_2's DDL. `binlog
+// replace` there makes t_2 report the owner's DDL when the held unit scans
+// again, and the lock completes.
+func TestShardPessimisticScanConflictReplace(t *testing.T) {
+	e := newShardEnv(t, shardlock.ModePessimistic)
+	r := e.run(1)
+	insertRange(t, e.udb, "shard_db.t_1", 1, 5, "")
+	exec(t, e.udb, "ALTER TABLE shard_db.t_1 ADD COLUMN c INT", "ALTER TABLE shard_db.t_2 ADD COLUMN c BIGINT")
+	insertRange(t, e.udb, "shard_db.t_2", 101, 105, "c")
+	err := waitEnded(t, r)
+	var ee *executor.Error
+	if !errors.As(err, &ee) || ee.Code != shardlock.CodeConflict || !strings.Contains(ee.Message, "shard_db.t_2") {
+		t.Fatalf("unit ended with %v, want %s at t_2's DDL", err, shardlock.CodeConflict)
+	}
+	if got := ids(t, e.ddb, shardTarget); len(got) != 5 {
+		t.Fatalf("target has %d rows, want the 5 before t_1's DDL", len(got))
+	}
+	e.setOperator(err, "replace", "ALTER TABLE db_target.t_target ADD COLUMN c INT")
+	r = e.run(1)
+	e.waitFor("t_2 agrees with the owner", r, func(v *fsm.View) bool {
+		l := e.lock(v)
+		return l != nil && l.Synced[member("t_2")] && l.ConflictMessage == ""
+	})
+	e.otherArrives("ALTER TABLE db_target.t_target ADD COLUMN c INT")
+	e.otherOperation(r)
+	e.otherDone()
+	e.waitFor("lock removed", r, func(v *fsm.View) bool { return e.lock(v) == nil })
+	e.converged(r, e.union())
+}
