@@ -604,6 +604,14 @@ func TestShardDroppedTableLeavesLock(t *testing.T) {
 	if has, _ := e.targetColumn("c"); !has {
 		t.Fatal("the target lacks column c")
 	}
+
+	// The whole shard database goes: its tables leave too; the merged
+	// table keeps every row.
+	exec(t, e.udb, "DROP DATABASE shard_db")
+	e.waitFor("shard_db's tables unregistered", r, func(v *fsm.View) bool {
+		return len(shardlock.RegisteredTables(v, "t1", "src1", "shard_db")) == 0
+	})
+	e.converged(r, want)
 }
 
 // setOperator records `dmctl binlog skip|replace` for src1 at the DDL the
