@@ -21,7 +21,11 @@ func binlogCommand(g *globals) *cobra.Command {
 		Long: "binlog skip TASK skips the DDL at which the task's subtasks are paused; binlog replace TASK \"SQL;...\" runs the\n" +
 			"given statements on the target instead. Both keep every checkpoint and resume the subtasks. Without -s they\n" +
 			"apply to every subtask of the task that is paused at a DDL; --position (as `query-status` prints it, e.g.\n" +
-			"\"(mysql-bin.000003, 1234)\") names a DDL the subtask has not reached yet.",
+			"\"(mysql-bin.000003, 1234)\") names a DDL the subtask has not reached yet.\n\n" +
+			"Shard mode: at a shard DDL whose lock this shard executes (the target rejected it), replace runs the statements\n" +
+			"instead and skip runs nothing, for every shard of the lock; a shard that waits in a lock reports the replacement\n" +
+			"as its DDL (replace) or, pessimistic, takes part with the lock's DDL (skip). An optimistic shard in conflict is\n" +
+			"skipped by `shard-ddl-lock unlock LOCK_ID` instead.",
 		Args: cobra.MinimumNArgs(2),
 		RunE: func(_ *cobra.Command, args []string) error {
 			req := &pb.BinlogRequest{Op: args[0], Task: args[1], Sources: sources, Position: position}
