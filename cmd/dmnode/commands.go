@@ -30,7 +30,7 @@ func rootCommand() *cobra.Command {
 
 func startCommand() *cobra.Command {
 	var cfg daemon.Config
-	var configFile string
+	var configFile, pprofAddr string
 	cmd := &cobra.Command{
 		Use:   "start",
 		Short: "Run a node in the foreground (--bootstrap creates a new cluster; without it a node restarts with its data dir)",
@@ -39,17 +39,18 @@ func startCommand() *cobra.Command {
 			if err := applyConfigFile(cmd.Flags(), configFile, &cfg); err != nil {
 				return err
 			}
-			return run(cfg)
+			return run(cfg, pprofAddr)
 		},
 	}
 	bindFlags(cmd.Flags(), &cfg, &configFile)
+	cmd.Flags().StringVar(&pprofAddr, "pprof-addr", "", "serve Go profiles (net/http/pprof) on this loopback host:port; empty: off")
 	cmd.Flags().BoolVar(&cfg.Bootstrap, "bootstrap", false, "create a new one-node cluster (only on an empty data dir)")
 	return cmd
 }
 
 func joinCommand() *cobra.Command {
 	var cfg daemon.Config
-	var configFile string
+	var configFile, pprofAddr string
 	cmd := &cobra.Command{
 		Use:   "join PEER_ADDR",
 		Short: "Start a node and ask the cluster, through any member's admin address, to add it as a voter",
@@ -59,10 +60,11 @@ func joinCommand() *cobra.Command {
 				return err
 			}
 			cfg.Join = args[0]
-			return run(cfg)
+			return run(cfg, pprofAddr)
 		},
 	}
 	bindFlags(cmd.Flags(), &cfg, &configFile)
+	cmd.Flags().StringVar(&pprofAddr, "pprof-addr", "", "serve Go profiles (net/http/pprof) on this loopback host:port; empty: off")
 	return cmd
 }
 
@@ -116,12 +118,19 @@ func applyConfigFile(fs *pflag.FlagSet, path string, cfg *daemon.Config) error {
 	return nil
 }
 
-func run(cfg daemon.Config) error {
+func run(cfg daemon.Config, pprofAddr string) error {
 	log, closeLog, err := newLogger(cfg)
 	if err != nil {
 		return err
 	}
 	defer closeLog()
+	if pprofAddr != "" {
+		stopPprof, err := startPprof(pprofAddr, log)
+		if err != nil {
+			return err
+		}
+		defer stopPprof()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	if err := daemon.Run(ctx, cfg, log); err != nil {

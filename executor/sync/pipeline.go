@@ -35,7 +35,6 @@ const (
 // until its commit so the whole transaction goes to one worker.
 type pendingChange struct {
 	change *dml.Change
-	safe   bool
 	idx    int // row index in the source transaction
 	route  int // the worker its own key routes to
 }
@@ -229,7 +228,7 @@ func (p *pipeline) rows(ctx context.Context, ev binlog.Event) error {
 	safe := p.safeMode || (inWindow && p.txnStart.Before(win.max))
 	for i := range n {
 		idx := base + i
-		c := &dml.Change{Op: r.Op, Layout: layout}
+		c := &dml.Change{Op: r.Op, Layout: layout, Safe: safe}
 		switch r.Op {
 		case binlog.OpInsert:
 			c.New = r.Rows[i]
@@ -238,7 +237,7 @@ func (p *pipeline) rows(ctx context.Context, ev binlog.Event) error {
 		default:
 			c.Old, c.New = r.Rows[2*i], r.Rows[2*i+1]
 		}
-		pc := pendingChange{change: c, safe: safe, idx: idx, route: causality.Worker(c.RouteKey(), len(p.workers))}
+		pc := pendingChange{change: c, idx: idx, route: causality.Worker(c.RouteKey(), len(p.workers))}
 		if p.txnSplit {
 			if err := p.dispatch(ctx, pc.route, []pendingChange{pc}, true); err != nil {
 				return err
@@ -285,7 +284,7 @@ func (p *pipeline) dispatch(ctx context.Context, w int, changes []pendingChange,
 		return err
 	}
 	for i, pc := range live {
-		j := job{kind: jobChange, change: pc.change, safe: pc.safe, split: split, seq: first + uint64(i),
+		j := job{kind: jobChange, change: pc.change, split: split, seq: first + uint64(i),
 			point: checkpoint.Point{Pos: p.txnStart, Row: pc.idx}, ts: p.txnTs}
 		if err := p.send(ctx, w, j); err != nil {
 			return err

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,7 +30,6 @@ const (
 type job struct {
 	kind   jobKind
 	change *dml.Change
-	safe   bool
 	split  bool   // part of a source transaction too large to apply atomically
 	seq    uint64 // the pipeline's sequence number of a change
 	point  checkpoint.Point
@@ -46,6 +44,16 @@ const checkpointEvery = time.Second
 // batchLinger is how long a worker with a short batch and an empty queue
 // waits for more changes before it commits.
 const batchLinger = 3 * time.Millisecond
+
+// Under a backlog (more jobs queued behind a full batch) a worker keeps
+// taking transactions into the same commit, up to backlogBatches times its
+// batch size or backlogBytes of row images: fewer, larger target
+// transactions when the target is what holds the stream back. A batch of 1
+// (batching off) is never stretched.
+const (
+	backlogBatches = 4
+	backlogBytes   = 8 << 20
+)
 
 // worker applies the changes routed to it, in order, in batches.
 type worker struct {
@@ -85,6 +93,7 @@ func (w *worker) committedPoint() (checkpoint.Point, uint32) {
 // run applies jobs until in is closed or an error; the error goes to fail.
 func (w *worker) run(ctx context.Context, fail func(error)) {
 	var pending []job // changes not yet committed
+	pendingBytes := 0 // their row images' size
 	point := w.floor  // the point the next commit writes
 	var ts uint32
 	mid := false       // inside a source transaction: no commit before its boundary
@@ -102,7 +111,7 @@ func (w *worker) run(ctx context.Context, fail func(error)) {
 		w.mu.Unlock()
 		w.committedSeq.Store(lastSeq)
 		w.prog.addRows(int64(len(pending)))
-		w.floor, pending, lastCommit = point, pending[:0], time.Now()
+		w.floor, pending, pendingBytes, lastCommit = point, pending[:0], 0, time.Now()
 		return nil
 	}
 	tick := time.NewTicker(checkpointEvery)
@@ -144,6 +153,7 @@ func (w *worker) run(ctx context.Context, fail func(error)) {
 		switch j.kind {
 		case jobChange:
 			pending = append(pending, j)
+			pendingBytes += j.change.Size()
 			point, ts = j.point, j.ts
 			mid, lastSeq = !j.split, j.seq
 		case jobBoundary:
@@ -169,7 +179,8 @@ func (w *worker) run(ctx context.Context, fail func(error)) {
 		}
 		switch {
 		case mid:
-		case len(pending) >= w.batch:
+		case len(pending) >= w.batch && (len(w.in) == 0 || w.batch == 1 ||
+			len(pending) >= backlogBatches*w.batch || pendingBytes >= backlogBytes):
 			linger = nil
 			if err := commit(false); err != nil {
 				fail(err)
@@ -217,58 +228,26 @@ func (w *worker) commit(ctx context.Context, jobs []job, p checkpoint.Point) err
 	}
 }
 
-// buildStatements groups consecutive changes with the same safe flag.
+// buildStatements builds a batch's statements, merging changes to the
+// same row where that is exact (dml.BuildMerged).
 func buildStatements(jobs []job) []dml.Statement {
-	var out []dml.Statement
-	for i := 0; i < len(jobs); {
-		j := i
-		var cs []*dml.Change
-		for j < len(jobs) && jobs[j].safe == jobs[i].safe {
-			cs = append(cs, jobs[j].change)
-			j++
-		}
-		out = append(out, dml.Build(cs, jobs[i].safe)...)
-		i = j
+	cs := make([]*dml.Change, len(jobs))
+	for i, j := range jobs {
+		cs[i] = j.change
 	}
-	return out
+	return dml.BuildMerged(cs)
 }
 
+// tryCommit writes one batch: BEGIN, the epoch check, the statements, the
+// checkpoint and the batch log row in one multi-statement round trip (for
+// a batch under dml.MaxStatementBytes), then COMMIT.
 func (w *worker) tryCommit(ctx context.Context, stmts []dml.Statement, p checkpoint.Point, rows int) error {
-	tx, err := w.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback() //nolint:errcheck // no-op after Commit
-	if err := w.store.Meta.CheckEpoch(ctx, tx, w.fence); err != nil {
-		return err
-	}
-	var buf strings.Builder
-	flush := func() error {
-		if buf.Len() == 0 {
-			return nil
-		}
-		_, err := tx.ExecContext(ctx, buf.String())
-		buf.Reset()
-		return err
-	}
+	all := make([]string, 0, len(stmts)+2)
 	for _, s := range stmts {
-		if buf.Len() > 0 && buf.Len()+len(s.SQL) > dml.MaxStatementBytes {
-			if err := flush(); err != nil {
-				return err
-			}
-		}
-		if buf.Len() > 0 {
-			buf.WriteString(";\n")
-		}
-		buf.WriteString(s.SQL)
+		all = append(all, s.SQL)
 	}
-	if err := flush(); err != nil {
-		return err
-	}
-	if err := w.store.SaveWorker(ctx, tx, w.id, w.of, p, rows); err != nil {
-		return err
-	}
-	return target.Commit(ctx, tx)
+	all = append(all, w.store.SaveWorkerSQL(w.id, w.of, p, rows)...)
+	return w.store.Meta.WriteFenced(ctx, w.db, w.fence, all, dml.MaxStatementBytes)
 }
 
 // diagnose finds the statement the target rejects (running them one by one

@@ -27,6 +27,32 @@
 // Shared locks let the loader's connections write in parallel; only the
 // raise excludes them.
 //
+// # Fenced writes in two round trips
+//
+// WriteFenced sends "BEGIN; <epoch read>; <statements>" as one
+// multi-statement packet (more when the statements are large) and then,
+// only if the epoch read returned exactly the writer's token, COMMIT. The
+// server runs the statements before the client has looked at the epoch,
+// so a stale writer's statements do execute, but inside its transaction:
+// the client sees the newer epoch and rolls back (or, if its connection
+// dies first, the server rolls back). What the argument above needs is
+// only that (a) the locking read happens inside the transaction before
+// COMMIT and (b) COMMIT is sent only after the read returned our token;
+// where in the transaction the read sits does not matter, because:
+//
+//   - if the raise committed before the read, the read sees the new epoch
+//     (case 2) and COMMIT is never sent;
+//   - if the raise holds the row's exclusive lock, the read waits for it
+//     and then sees the new epoch: the same;
+//   - otherwise the read takes the shared lock, and the raise waits until
+//     this transaction ends: it commits while its token is current.
+//
+// The read is placed first after BEGIN anyway, so the shared lock covers
+// every write of the transaction as with CheckEpoch. No new deadlock is
+// possible: a raise locks only the epoch row. When a statement fails, the
+// epoch result already read decides first: a stale writer reports
+// ErrFenced, not the statement's error.
+//
 // # Incarnations
 //
 // RemoveSource forgets a source's epoch in the FSM, so a re-created source

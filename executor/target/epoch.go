@@ -89,16 +89,13 @@ func (m Meta) RaiseEpoch(ctx context.Context, db *sql.DB, f Fence, lockWait int)
 func (m Meta) CheckEpoch(ctx context.Context, tx *sql.Tx, f Fence) error {
 	var inc int64
 	var epoch uint64
-	err := tx.QueryRowContext(ctx, "SELECT incarnation, epoch FROM "+m.Table(EpochTable)+" WHERE task = ? AND source = ? LOCK IN SHARE MODE",
-		f.Task, f.Source).Scan(&inc, &epoch)
-	if errors.Is(err, sql.ErrNoRows) {
-		return &FencedError{Ours: f, Missing: true}
-	}
-	if err != nil {
+	err := tx.QueryRowContext(ctx, m.checkEpochSQL(f)).Scan(&inc, &epoch)
+	found := true
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		found = false
+	case err != nil:
 		return fmt.Errorf("check epoch: %w", err)
 	}
-	if inc != f.Incarnation || epoch != f.Epoch {
-		return &FencedError{Ours: f, StoredIncarnation: inc, StoredEpoch: epoch}
-	}
-	return nil
+	return epochMatches(f, found, inc, epoch)
 }

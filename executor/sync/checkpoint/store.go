@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/dmraft/dmraft/executor/sync/binlog"
 	"github.com/dmraft/dmraft/executor/target"
@@ -124,22 +125,31 @@ func (s *Store) Load(ctx context.Context, db *sql.DB) (*Resume, error) {
 // SaveWorker records worker w's point and a batch log row, inside tx
 // (which already passed the epoch check).
 func (s *Store) SaveWorker(ctx context.Context, tx *sql.Tx, w, workers int, p Point, rows int) error {
-	pos, _ := json.Marshal(p.Pos)
-	_, err := tx.ExecContext(ctx, "INSERT INTO "+s.Meta.Table(CheckpointTable)+
-		" (task, source, worker, workers, position, row_idx, epoch) VALUES (?, ?, ?, ?, ?, ?, ?)"+
-		" ON DUPLICATE KEY UPDATE workers = VALUES(workers), position = VALUES(position), row_idx = VALUES(row_idx), epoch = VALUES(epoch)",
-		s.Fence.Task, s.Fence.Source, w, workers, string(pos), p.Row, s.Fence.Epoch)
-	if err != nil {
-		return fmt.Errorf("write sync checkpoint: %w", err)
-	}
-	if rows > 0 {
-		if _, err := tx.ExecContext(ctx, "INSERT INTO "+s.Meta.Table(BatchTable)+
-			" (task, source, worker, epoch, row_count, position) VALUES (?, ?, ?, ?, ?, ?)",
-			s.Fence.Task, s.Fence.Source, w, s.Fence.Epoch, rows, string(pos)); err != nil {
-			return fmt.Errorf("write sync batch log: %w", err)
+	for _, q := range s.SaveWorkerSQL(w, workers, p, rows) {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("write sync checkpoint: %w", err)
 		}
 	}
 	return nil
+}
+
+// SaveWorkerSQL is what SaveWorker executes, as literal statements for a
+// multi-statement batch (target.Meta.WriteFenced): the upsert of worker
+// w's point and, when the batch applied rows, its batch log row with the
+// epoch it was written under (checked by the fencing checker).
+func (s *Store) SaveWorkerSQL(w, workers int, p Point, rows int) []string {
+	pos, _ := json.Marshal(p.Pos)
+	task, source, posLit := target.QuoteString(s.Fence.Task), target.QuoteString(s.Fence.Source), target.QuoteString(string(pos))
+	epoch := strconv.FormatUint(s.Fence.Epoch, 10)
+	out := []string{"INSERT INTO " + s.Meta.Table(CheckpointTable) +
+		" (task, source, worker, workers, position, row_idx, epoch) VALUES (" + task + "," + source + "," + strconv.Itoa(w) + "," +
+		strconv.Itoa(workers) + "," + posLit + "," + strconv.Itoa(p.Row) + "," + epoch + ")" +
+		" ON DUPLICATE KEY UPDATE workers = VALUES(workers), position = VALUES(position), row_idx = VALUES(row_idx), epoch = VALUES(epoch)"}
+	if rows > 0 {
+		out = append(out, "INSERT INTO "+s.Meta.Table(BatchTable)+" (task, source, worker, epoch, row_count, position) VALUES ("+
+			task+","+source+","+strconv.Itoa(w)+","+epoch+","+strconv.Itoa(rows)+","+posLit+")")
+	}
+	return out
 }
 
 // SaveAll sets every worker of a new worker count to the boundary p and

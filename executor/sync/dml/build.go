@@ -66,10 +66,28 @@ func sameGroup(a, b *Change) bool {
 	return true
 }
 
+// rowVerb is how a multi-row statement writes its rows.
+type rowVerb int
+
+const (
+	insertRows  rowVerb = iota // INSERT: a duplicate key is an error
+	replaceRows                // REPLACE: the row replaces any with its key
+	upsertRows                 // INSERT ... ON DUPLICATE KEY UPDATE of every written column
+)
+
 func buildInserts(cs []*Change, replace bool) []Statement {
+	if replace {
+		return buildRows(cs, replaceRows)
+	}
+	return buildRows(cs, insertRows)
+}
+
+// buildRows writes the New images of cs (one layout) in multi-row
+// statements of about MaxStatementBytes.
+func buildRows(cs []*Change, verb rowVerb) []Statement {
 	l := cs[0].Layout
 	var head []byte
-	if replace {
+	if verb == replaceRows {
 		head = append(head, "REPLACE INTO "...)
 	} else {
 		head = append(head, "INSERT INTO "...)
@@ -83,13 +101,27 @@ func buildInserts(cs []*Change, replace bool) []Statement {
 		head = append(head, QuoteIdent(col.Name)...)
 	}
 	head = append(head, ") VALUES "...)
+	var tail []byte
+	if verb == upsertRows {
+		tail = append(tail, " ON DUPLICATE KEY UPDATE "...)
+		for i, col := range l.Cols {
+			if i > 0 {
+				tail = append(tail, ',')
+			}
+			q := QuoteIdent(col.Name)
+			tail = append(tail, q...)
+			tail = append(tail, "=VALUES("...)
+			tail = append(tail, q...)
+			tail = append(tail, ')')
+		}
+	}
 	var out []Statement
 	buf := append([]byte(nil), head...)
 	start := 0
 	for i, c := range cs {
 		if i > start {
 			if len(buf) > MaxStatementBytes {
-				out = append(out, Statement{SQL: string(buf), Changes: cs[start:i]})
+				out = append(out, Statement{SQL: string(append(buf, tail...)), Changes: cs[start:i]})
 				buf, start = append(buf[:0:0], head...), i
 			} else {
 				buf = append(buf, ',')
@@ -104,7 +136,7 @@ func buildInserts(cs []*Change, replace bool) []Statement {
 		}
 		buf = append(buf, ')')
 	}
-	return append(out, Statement{SQL: string(buf), Changes: cs[start:]})
+	return append(out, Statement{SQL: string(append(buf, tail...)), Changes: cs[start:]})
 }
 
 // buildDeletes deletes rows by handle: k IN (...) or (k1,k2) IN ((...),...).

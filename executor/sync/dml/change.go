@@ -14,6 +14,9 @@ type Change struct {
 	Layout *Layout
 	Old    []any // before image (update, delete)
 	New    []any // after image (insert, update)
+	// Safe asks for an idempotent write: the target may already hold the
+	// change (the full phase's snapshot window, or syncers.safe-mode).
+	Safe bool
 }
 
 // image returns the image that identifies the row before the change.
@@ -22,6 +25,24 @@ func (c *Change) image() []any {
 		return c.New
 	}
 	return c.Old
+}
+
+// Size estimates the bytes of the change's row images.
+func (c *Change) Size() int {
+	n := 0
+	for _, img := range [][]any{c.Old, c.New} {
+		for _, v := range img {
+			switch x := v.(type) {
+			case string:
+				n += len(x)
+			case []byte:
+				n += len(x)
+			default:
+				n += 8
+			}
+		}
+	}
+	return n
 }
 
 // RouteKey is what decides the worker of a change: the handle value of the
@@ -59,7 +80,11 @@ func (c *Change) ConflictKeys() []string {
 // Character values are folded to lower case without trailing spaces, so
 // values equal under a case-insensitive PAD SPACE collation give the same
 // string (a superset of real conflicts, which is safe).
-func keyString(l *Layout, k int, img []any) (string, bool) {
+func keyString(l *Layout, k int, img []any) (string, bool) { return handleKey(l, k, img, true) }
+
+// handleKey renders key k of img, with character values folded (see
+// keyString) or by their exact bytes.
+func handleKey(l *Layout, k int, img []any, fold bool) (string, bool) {
 	key := &l.Table.Keys[k]
 	var b []byte
 	b = append(b, l.Table.Schema...)
@@ -74,12 +99,12 @@ func keyString(l *Layout, k int, img []any) (string, bool) {
 		}
 		b = append(b, 0)
 		col, _ := l.Table.Column(key.Columns[j])
-		b = appendKeyValue(b, col, v)
+		b = appendKeyValue(b, col, v, fold)
 	}
 	return string(b), true
 }
 
-func appendKeyValue(b []byte, c *Column, v any) []byte {
+func appendKeyValue(b []byte, c *Column, v any, fold bool) []byte {
 	var raw []byte
 	switch x := v.(type) {
 	case string:
@@ -89,7 +114,7 @@ func appendKeyValue(b []byte, c *Column, v any) []byte {
 	default:
 		return AppendValue(b, c, v)
 	}
-	if c != nil && c.Charset != "" && c.Charset != "binary" {
+	if fold && c != nil && c.Charset != "" && c.Charset != "binary" {
 		raw = bytes.ToLower(bytes.TrimRight(raw, " "))
 	}
 	b = strconv.AppendInt(b, int64(len(raw)), 10)

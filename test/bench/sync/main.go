@@ -25,6 +25,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -62,6 +64,8 @@ var (
 	lagFlag      = flag.Duration("lag", 30*time.Second, "steady-state lag phase (0 skips it)")
 	dmnodeFlag   = flag.String("dmnode-bin", "", "run this dmnode binary instead of one built from the tree (e.g. one with a profiler)")
 	timeoutFlag  = flag.Duration("replay-timeout", 30*time.Minute, "longest a single replay may take")
+	profileFlag  = flag.String("cpuprofile", "", "write a CPU profile of the bound dmnode during the (a) replay to this file (nodes serve --pprof-addr on loopback)")
+	profileSecs  = flag.Int("cpuprofile-seconds", 5, "length of the -cpuprofile sample, from the start of the replay")
 	quickFlag    = flag.Bool("quick", false, "small run: -rows 100000 -table-size 20000 -lag 15s (unless set)")
 )
 
@@ -534,7 +538,12 @@ func parsePos(s string) (pos, bool) {
 func (b *bench) dmraft(name string, batch int, lag bool) result {
 	step("%s", name)
 	down := b.freshTarget(fmt.Sprintf("sync-dmraft-b%d", batch))
-	c := harness.NewCluster(b.tb, *nodesFlag, harness.Options{NodeArgs: []string{"--log-level", "info"}})
+	nodeArgs := []string{"--log-level", "info"}
+	profile := *profileFlag != "" && strings.HasPrefix(name, "(a)")
+	if profile {
+		nodeArgs = append(nodeArgs, "--pprof-addr", "127.0.0.1:0")
+	}
+	c := harness.NewCluster(b.tb, *nodesFlag, harness.Options{NodeArgs: nodeArgs})
 	dir := c.Dir()
 	srcYAML := fmt.Sprintf("source-id: src1\nflavor: mariadb\nenable-gtid: true\nfrom:\n  host: 127.0.0.1\n  port: %d\n  user: %s\n  password: %s\n",
 		b.src.Port, mariadb.User, mariadb.Password)
@@ -572,6 +581,9 @@ mysql-instances:
 	t0 := time.Now()
 	if _, err := c.Dmctl("start-task", writeFile(b.tb, dir, "task.yaml", taskYAML)); err != nil {
 		b.tb.Fatal(err)
+	}
+	if profile {
+		go cpuProfile(c, task, *profileFlag, *profileSecs)
 	}
 	// Done when the checkpoint (syncerBinlog, the lowest committed point of
 	// any worker) reaches the end position: robust to a restart of the sync
@@ -649,6 +661,38 @@ mysql-instances:
 	}
 	down.Close()
 	return r
+}
+
+// cpuProfile samples the CPU of the node bound to task for secs seconds
+// and writes the profile to file.
+func cpuProfile(c *harness.Cluster, task, file string, secs int) {
+	var addr string
+	for deadline := time.Now().Add(30 * time.Second); addr == "" && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		worker, _, _, err := status(c, task)
+		if err != nil || worker == "" {
+			continue
+		}
+		for _, n := range c.Nodes {
+			if ev, _ := n.Events("pprof_listening"); n.Name == worker && len(ev) > 0 {
+				addr, _ = ev[len(ev)-1].Fields["addr"].(string)
+			}
+		}
+	}
+	if addr == "" {
+		fmt.Println("cpuprofile: the bound node's pprof address was not found")
+		return
+	}
+	resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, secs))
+	if err != nil {
+		fmt.Println("cpuprofile:", err)
+		return
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err == nil {
+		err = os.WriteFile(file, data, 0o644)
+	}
+	fmt.Printf("cpuprofile: %d bytes from %s to %s (%v)\n", len(data), addr, file, err)
 }
 
 // lagPhase loads the source at about half of rate (rows/s) with sysbench
