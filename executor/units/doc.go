@@ -57,8 +57,20 @@
 //     rows of keyless tables already on the target are not removed.
 //   - A table without a primary or unique NOT NULL key (or whose key is
 //     FLOAT/DOUBLE or spatial) is one chunk, one transaction.
-//   - A table dropped upstream while the plan still has chunks of it pauses
-//     the subtask (SourceTableGone). A table created after the first
+//   - A DROP upstream of a table the snapshot has opened (every table split
+//     into several chunks is opened at the start, others when read) waits
+//     for the snapshot's metadata lock: the copy completes as of the
+//     snapshot and the DROP runs after it. A table dropped while no
+//     snapshot holds it (paused subtask, failover) while the plan still has
+//     chunks of it pauses the subtask (SourceTableGone); one dropped
+//     between the listing and its read pauses with SourceReadFailed, and
+//     resume-task then reports SourceTableGone. Nothing finishes with
+//     chunks missing.
+//   - A target out of space (1114 table full, 1021 disk full, errno 28)
+//     pauses with TargetDiskFull naming the target; resume-task reloads the
+//     failed chunk. (MariaDB's InnoDB may abort in the statement rollback
+//     when a file-per-table tablespace cannot grow: that looks like a
+//     target crash, retried, then TargetWriteFailed.) A table created after the first
 //     snapshot is not copied (it did not exist at the snapshot; sync replays
 //     its creation).
 //   - A view that selects from a table the block-allow-list leaves out

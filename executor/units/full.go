@@ -46,6 +46,10 @@ func (u *fullUnit) Progress() string { return u.prog.JSON() }
 // Run loads every chunk that is not done yet, then proposes the dump and
 // load finished marks.
 func (u *fullUnit) Run(ctx context.Context) error {
+	return targetFull(u.task, u.run(ctx))
+}
+
+func (u *fullUnit) run(ctx context.Context) error {
 	srcCfg, err := config.SourceFromProto(u.a.Source.GetConfig())
 	if err != nil {
 		return &executor.Error{Code: "ConfigInvalid", Class: "config", Message: "source record", Err: err, Workaround: "re-create the source"}

@@ -75,6 +75,10 @@ func (u *loadFilesUnit) findDumpDir() (*load.DumpDir, error) {
 // Run loads every chunk file that is not done yet, creates the views and
 // proposes the load mark with the dump's snapshot position.
 func (u *loadFilesUnit) Run(ctx context.Context) error {
+	return targetFull(u.task, u.run(ctx))
+}
+
+func (u *loadFilesUnit) run(ctx context.Context) error {
 	dir, err := u.findDumpDir()
 	if err != nil {
 		return err
