@@ -336,7 +336,7 @@ func (s *shardSync) query(ctx context.Context, ev binlog.Event) error {
 	if err != nil || op == nil {
 		return err // op nil: held, the scan goes on with the next event
 	}
-	return s.act(ctx, ev, *subject, op)
+	return s.actAs(ctx, ev, *subject, op, skipOperator(bop))
 }
 
 // steps filters, routes and classifies the statements of a DDL event.

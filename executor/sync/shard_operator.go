@@ -20,9 +20,10 @@ package syncer
 //   - skip, pessimistic: the shard's own DDL never reaches the target (the
 //     owner executes the lock's), so skipping it means taking part without
 //     comparing it: the shard reports the lock's DDLs and then skips them.
-//   - skip, optimistic, shard in a lock: refused (the lock alone can
-//     answer skip for a shard in conflict); `shard-ddl-lock unlock LOCK`
-//     does it, then `resume-task`.
+//   - skip, optimistic, of a DDL the lock can follow: refused (the lock
+//     alone decides what reaches the target, and answers skip for a shard
+//     in conflict); `shard-ddl-lock unlock LOCK` does it, then
+//     `resume-task`.
 //   - skip of a DDL the lock never took (a statement the optimistic schema
 //     model cannot follow, ShardDDLUnsupported): the event is skipped.
 //   - An event that is no shard DDL (CREATE TABLE, database level, a
@@ -89,11 +90,14 @@ func (s *shardSync) operate(ctx context.Context, ev binlog.Event, t filter.Table
 		// the skip applies when its exec operation arrives.
 		return texts, false, nil
 	}
-	if info != nil && len(info.Ddls) > 0 {
-		lockID := shardlock.LockID(p.task, info.DownstreamSchema, info.DownstreamTable)
+	// Optimistic: the lock decides whether a DDL it can follow reaches the
+	// target (and keeps the shard's schema); only the lock can skip it.
+	if _, err := shardlock.ReportInfo(v, p.task, s.source, t.Schema, t.Name, texts); len(info.GetDdls()) > 0 || err == nil {
+		ds, dt := p.sel.Route(t.Schema, t.Name)
+		lockID := shardlock.LockID(p.task, ds, dt)
 		return nil, false, &executor.Error{Code: CodeShardSkipRefused, Class: "config",
-			Message: fmt.Sprintf("binlog skip of the shard DDL of %s.%s at %s (%s): it waits in optimistic lock %s, and only the lock can let it skip",
-				t.Schema, t.Name, ev.Start, strings.Join(info.Ddls, "; "), lockID),
+			Message: fmt.Sprintf("binlog skip of the shard DDL of %s.%s at %s (%s): optimistic lock %s decides whether it reaches the target, so only the lock can skip it",
+				t.Schema, t.Name, ev.Start, strings.Join(texts, "; "), lockID),
 			Position: OperatorPosition(ev.Start),
 			Workaround: "`dmctl shard-ddl-lock unlock " + lockID + "` makes the shards in conflict skip their DDL (the target keeps its schema), then `dmctl resume-task " + p.task +
 				"`; or `dmctl binlog replace " + p.task + " -s " + s.source + " \"SQL;...\"` with a change the lock accepts. Checkpoints are kept"}
@@ -199,4 +203,15 @@ func (h *shardHold) unregistersAhead(p *pipeline) func(t filter.TableName, info 
 		ds, dt := p.sel.Route(t.Schema, t.Name)
 		return ds == h.down[0] && dt == h.down[1]
 	}
+}
+
+// skipOperator is bop when it is a skip: the only operator that still
+// applies once the lock answered the statements it reported (a replace
+// was reported in place of the DDL, and the lock's exec statements are
+// what the target must get).
+func skipOperator(bop *pb.BinlogOperator) *pb.BinlogOperator {
+	if bop.GetOp() == "skip" {
+		return bop
+	}
+	return nil
 }
