@@ -208,11 +208,13 @@ func compare(ctx context.Context, up, down *mariadb.Server) (bool, string) {
 		n2, s2, err2 := mariadb.RowChecksum(ctx, ddb, "shop", t)
 		ok := err1 == nil && err2 == nil && n1 == n2 && s1 == s2
 		same = same && ok
-		mark := "≠"
+		mark, note := "≠", ""
 		if ok {
 			mark = "="
+		} else if n1 == n2 && err1 == nil && err2 == nil {
+			note = " (same count, rows differ)"
 		}
-		parts = append(parts, fmt.Sprintf("%s %d%s%d", t, n1, mark, n2))
+		parts = append(parts, fmt.Sprintf("%s %d%s%d%s", t, n1, mark, n2, note))
 	}
 	verdict := "catching up"
 	if same {
