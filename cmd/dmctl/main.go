@@ -1,5 +1,3 @@
-// Command dmctl administers a dmraft cluster over gRPC, with DM's command
-// names: operate-source, start-task, query-status, list-member, ...
 package main
 
 import (

@@ -1,5 +1,3 @@
-// Command dmnode runs one dmraft node: a Raft member, an executor of the
-// sources bound to it, and an admin endpoint for dmctl.
 package main
 
 import (
