@@ -36,7 +36,6 @@ const (
 type pendingChange struct {
 	change *dml.Change
 	idx    int // row index in the source transaction
-	route  int // the worker its own key routes to
 }
 
 var errTargetTableMissing = errors.New("target table does not exist")
@@ -62,16 +61,19 @@ type pipeline struct {
 	safeMode bool
 	batch    int
 
-	resume    *checkpoint.Resume // nil once the replay passed every stored point
-	want      int                // configured worker count
-	windows   map[string]window  // upstream schema.table -> full-phase snapshots
-	loadLast  binlog.Position    // DDL before this may already be on the target
-	tracker   *causality.Tracker
-	seq       uint64 // sequence number of the last change sent to a worker
-	workers   []*worker
-	wg        sync.WaitGroup
-	fail      func(error)
-	workerCtx context.Context
+	resume   *checkpoint.Resume // nil once the replay passed every stored point
+	want     int                // configured worker count
+	windows  map[string]window  // upstream schema.table -> full-phase snapshots
+	loadLast binlog.Position    // DDL before this may already be on the target
+	tracker  *causality.Tracker
+	seq      uint64 // sequence number of the last change sent to a worker
+	workers  []*worker
+	wg       sync.WaitGroup // the workers
+	// commits is the workers' queue to the committers (commit.go).
+	commits    chan *commitRequest
+	committers sync.WaitGroup
+	fail       func(error)
+	workerCtx  context.Context
 
 	txnStart      binlog.Position
 	txnTs         uint32
@@ -87,9 +89,20 @@ type pipeline struct {
 func (p *pipeline) startWorkers(n int, floors []checkpoint.Point) {
 	p.workers = make([]*worker, n)
 	p.touched = make([]bool, n)
+	commits := make(chan *commitRequest, n)
+	p.commits = commits
+	for range committersFor(n) {
+		c := &committer{db: p.db, store: p.store, fence: p.fence, log: p.log, in: commits,
+			maxRows: groupBatches * backlogBatches * p.batch}
+		p.committers.Add(1)
+		go func() {
+			defer p.committers.Done()
+			c.run(p.workerCtx)
+		}()
+	}
 	for i := range n {
-		w := &worker{id: i, of: n, in: make(chan job, 4*p.batch+16), db: p.db, store: p.store, fence: p.fence,
-			batch: p.batch, log: p.log, prog: p.prog, floor: floors[i], committed: floors[i]}
+		w := &worker{id: i, of: n, in: make(chan job, 4*p.batch+16),
+			batch: p.batch, log: p.log, prog: p.prog, floor: floors[i], committed: floors[i], commits: commits}
 		p.workers[i] = w
 		p.wg.Add(1)
 		go func() {
@@ -113,6 +126,12 @@ func (p *pipeline) startWorkers(n int, floors []checkpoint.Point) {
 	})
 }
 
+// wait waits for the workers and committers to end after workerCtx's end.
+func (p *pipeline) wait() {
+	p.wg.Wait()
+	p.committers.Wait()
+}
+
 // stopWorkers closes the queues (each worker commits what it holds) and
 // waits for them.
 func (p *pipeline) stopWorkers() {
@@ -120,6 +139,8 @@ func (p *pipeline) stopWorkers() {
 		close(w.in)
 	}
 	p.wg.Wait()
+	close(p.commits)
+	p.committers.Wait()
 	p.workers = nil
 }
 
@@ -237,9 +258,9 @@ func (p *pipeline) rows(ctx context.Context, ev binlog.Event) error {
 		default:
 			c.Old, c.New = r.Rows[2*i], r.Rows[2*i+1]
 		}
-		pc := pendingChange{change: c, idx: idx, route: causality.Worker(c.RouteKey(), len(p.workers))}
+		pc := pendingChange{change: c, idx: idx}
 		if p.txnSplit {
-			if err := p.dispatch(ctx, pc.route, []pendingChange{pc}, true); err != nil {
+			if err := p.dispatch(ctx, p.route(c), []pendingChange{pc}, true); err != nil {
 				return err
 			}
 			continue
@@ -251,7 +272,7 @@ func (p *pipeline) rows(ctx context.Context, ev binlog.Event) error {
 			// transaction, so a replay routes it the same way.
 			p.txnSplit = true
 			for _, b := range p.txnBuf {
-				if err := p.dispatch(ctx, b.route, []pendingChange{b}, true); err != nil {
+				if err := p.dispatch(ctx, p.route(b.change), []pendingChange{b}, true); err != nil {
 					return err
 				}
 			}
@@ -260,6 +281,10 @@ func (p *pipeline) rows(ctx context.Context, ev binlog.Event) error {
 	}
 	return nil
 }
+
+// route is the worker of change c's own key (computed only for the first
+// change of a transaction, or for each change of a split one).
+func (p *pipeline) route(c *dml.Change) int { return causality.Worker(c.RouteKey(), len(p.workers)) }
 
 // dispatch sends changes of the current transaction to worker w, after the
 // skip rule of the replay and the causality check: when a key is in flight
@@ -345,7 +370,7 @@ func (p *pipeline) commit(ctx context.Context, end binlog.Position) error {
 	// commits there in one target transaction: a reader of the target never
 	// sees half of a source transaction.
 	if len(p.txnBuf) > 0 {
-		if err := p.dispatch(ctx, p.txnBuf[0].route, p.txnBuf, false); err != nil {
+		if err := p.dispatch(ctx, p.route(p.txnBuf[0].change), p.txnBuf, false); err != nil {
 			return err
 		}
 		p.txnBuf = p.txnBuf[:0]

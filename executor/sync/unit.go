@@ -200,7 +200,7 @@ func (u *Unit) runOnce(ctx context.Context) error {
 	p.startWorkers(resume.Workers, resume.Points)
 	defer func() {
 		wcancel()
-		p.wg.Wait()
+		p.wait()
 	}()
 	shard := u.newShard(p, sdb)
 	if err := shard.start(ctx, resume); err != nil {

@@ -2,19 +2,14 @@ package syncer
 
 import (
 	"context"
-	"database/sql"
-	"errors"
-	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
 
-	"github.com/dmraft/dmraft/executor"
 	"github.com/dmraft/dmraft/executor/sync/checkpoint"
 	"github.com/dmraft/dmraft/executor/sync/dml"
-	"github.com/dmraft/dmraft/executor/target"
 )
 
 // jobKind says what a worker job is.
@@ -42,8 +37,24 @@ type job struct {
 const checkpointEvery = time.Second
 
 // batchLinger is how long a worker with a short batch and an empty queue
-// waits for more changes before it commits.
-const batchLinger = 3 * time.Millisecond
+// waits for more changes before it commits. While it replays a backlog
+// (its last change is more than catchUpBehind old at the source) it waits
+// catchUpLinger: latency does not matter then, and fewer, larger commits
+// leave more of the machine to the stream.
+const (
+	batchLinger   = 3 * time.Millisecond
+	catchUpBehind = 2 * time.Second
+	catchUpLinger = 20 * time.Millisecond
+)
+
+// lingerFor is the linger of a short batch whose last change has source
+// timestamp ts.
+func lingerFor(ts uint32, now time.Time) time.Duration {
+	if ts != 0 && now.Sub(time.Unix(int64(ts), 0)) > catchUpBehind {
+		return catchUpLinger
+	}
+	return batchLinger
+}
 
 // Under a backlog (more jobs queued behind a full batch) a worker keeps
 // taking transactions into the same commit, up to backlogBatches times its
@@ -59,12 +70,11 @@ const (
 type worker struct {
 	id, of int // worker id and the routing worker count
 	in     chan job
-	db     *sql.DB
-	store  *checkpoint.Store
-	fence  target.Fence
 	batch  int
 	log    zerolog.Logger
 	prog   *progress
+	// commits goes to the committers (commit.go), which write the batch.
+	commits chan<- *commitRequest
 
 	// floor is the stored point: markers at or below it are ignored.
 	floor checkpoint.Point
@@ -191,7 +201,7 @@ func (w *worker) run(ctx context.Context, fail func(error)) {
 			// The queue ran dry with a short batch: wait a moment for more
 			// transactions, so one target commit carries several of them.
 			if linger == nil {
-				linger = time.After(batchLinger)
+				linger = time.After(lingerFor(ts, time.Now()))
 			}
 		default:
 			if err := commit(false); err != nil { // moves an idle checkpoint now and then
@@ -202,76 +212,19 @@ func (w *worker) run(ctx context.Context, fail func(error)) {
 	}
 }
 
-// commit writes the batch and the checkpoint in one transaction that starts
-// with the epoch check, retrying transient errors.
+// commit hands the batch and its checkpoint to the pipeline's committers
+// and waits until they are committed (or failed).
 func (w *worker) commit(ctx context.Context, jobs []job, p checkpoint.Point) error {
-	stmts := buildStatements(jobs)
-	wait := 100 * time.Millisecond
-	for attempt := 1; ; attempt++ {
-		err := w.tryCommit(ctx, stmts, p, len(jobs))
-		if err == nil {
-			return nil
-		}
-		if !transient(err) || attempt >= 8 || ctx.Err() != nil {
-			if errors.Is(err, target.ErrFenced) || ctx.Err() != nil || transient(err) {
-				return err
-			}
-			return w.diagnose(ctx, stmts, err)
-		}
-		w.log.Warn().Err(err).Int("attempt", attempt).Int("worker", w.id).Msg("transient target error, retrying the batch")
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, 3*time.Second)
+	r := &commitRequest{worker: w.id, of: w.of, jobs: jobs, point: p, done: make(chan error, 1)}
+	select {
+	case w.commits <- r:
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-}
-
-// buildStatements builds a batch's statements, merging changes to the
-// same row where that is exact (dml.BuildMerged).
-func buildStatements(jobs []job) []dml.Statement {
-	cs := make([]*dml.Change, len(jobs))
-	for i, j := range jobs {
-		cs[i] = j.change
+	select {
+	case err := <-r.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	return dml.BuildMerged(cs)
-}
-
-// tryCommit writes one batch: BEGIN, the epoch check, the statements, the
-// checkpoint and the batch log row in one multi-statement round trip (for
-// a batch under dml.MaxStatementBytes), then COMMIT.
-func (w *worker) tryCommit(ctx context.Context, stmts []dml.Statement, p checkpoint.Point, rows int) error {
-	all := make([]string, 0, len(stmts)+2)
-	for _, s := range stmts {
-		all = append(all, s.SQL)
-	}
-	all = append(all, w.store.SaveWorkerSQL(w.id, w.of, p, rows)...)
-	return w.store.Meta.WriteFenced(ctx, w.db, w.fence, all, dml.MaxStatementBytes)
-}
-
-// diagnose finds the statement the target rejects (running them one by one
-// in a transaction that is rolled back) and names its row.
-func (w *worker) diagnose(ctx context.Context, stmts []dml.Statement, cause error) error {
-	bad := ""
-	if tx, err := w.db.BeginTx(ctx, nil); err == nil {
-		for _, s := range stmts {
-			if _, err := tx.ExecContext(ctx, s.SQL); err != nil {
-				bad = s.Changes[0].Describe()
-				if len(s.Changes) > 1 {
-					bad += fmt.Sprintf(" (or one of the %d other rows of its statement)", len(s.Changes)-1)
-				}
-				cause = err
-				break
-			}
-		}
-		tx.Rollback() //nolint:errcheck // diagnosis only
-	}
-	if bad == "" {
-		bad = fmt.Sprintf("a batch of %d statements", len(stmts))
-	}
-	return &executor.Error{Code: "TargetRejectedRow", Class: "target",
-		Message:    "the target rejected " + bad + "; its transaction and everything after it on this worker wait for the fix",
-		Err:        cause,
-		Workaround: "fix the target (schema, conflicting row or data type) and `dmctl resume-task`: the row is retried from the checkpoint, no later change is skipped"}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/dmraft/dmraft/executor/sync/binlog"
 	"github.com/dmraft/dmraft/executor/target"
@@ -134,20 +135,47 @@ func (s *Store) SaveWorker(ctx context.Context, tx *sql.Tx, w, workers int, p Po
 }
 
 // SaveWorkerSQL is what SaveWorker executes, as literal statements for a
-// multi-statement batch (target.Meta.WriteFenced): the upsert of worker
-// w's point and, when the batch applied rows, its batch log row with the
-// epoch it was written under (checked by the fencing checker).
+// multi-statement batch (target.Meta.WriteFenced).
 func (s *Store) SaveWorkerSQL(w, workers int, p Point, rows int) []string {
-	pos, _ := json.Marshal(p.Pos)
-	task, source, posLit := target.QuoteString(s.Fence.Task), target.QuoteString(s.Fence.Source), target.QuoteString(string(pos))
+	return s.SaveWorkersSQL([]WorkerSave{{Worker: w, Workers: workers, Point: p, Rows: rows}})
+}
+
+// WorkerSave is one worker's batch in a group commit: its new point and
+// the rows the batch applied.
+type WorkerSave struct {
+	Worker, Workers int
+	Point           Point
+	Rows            int
+}
+
+// SaveWorkersSQL returns the literal statements that record several
+// workers' batches in one transaction: one multi-row upsert of their
+// points and one multi-row insert into the batch log (a row per batch
+// that applied rows, with the epoch it was written under, which the
+// fencing checker reads).
+func (s *Store) SaveWorkersSQL(saves []WorkerSave) []string {
+	task, source := target.QuoteString(s.Fence.Task), target.QuoteString(s.Fence.Source)
 	epoch := strconv.FormatUint(s.Fence.Epoch, 10)
-	out := []string{"INSERT INTO " + s.Meta.Table(CheckpointTable) +
-		" (task, source, worker, workers, position, row_idx, epoch) VALUES (" + task + "," + source + "," + strconv.Itoa(w) + "," +
-		strconv.Itoa(workers) + "," + posLit + "," + strconv.Itoa(p.Row) + "," + epoch + ")" +
-		" ON DUPLICATE KEY UPDATE workers = VALUES(workers), position = VALUES(position), row_idx = VALUES(row_idx), epoch = VALUES(epoch)"}
-	if rows > 0 {
-		out = append(out, "INSERT INTO "+s.Meta.Table(BatchTable)+" (task, source, worker, epoch, row_count, position) VALUES ("+
-			task+","+source+","+strconv.Itoa(w)+","+epoch+","+strconv.Itoa(rows)+","+posLit+")")
+	var points, logs strings.Builder
+	for _, w := range saves {
+		pos, _ := json.Marshal(w.Point.Pos)
+		posLit := target.QuoteString(string(pos))
+		if points.Len() > 0 {
+			points.WriteByte(',')
+		}
+		points.WriteString("(" + task + "," + source + "," + strconv.Itoa(w.Worker) + "," + strconv.Itoa(w.Workers) + "," +
+			posLit + "," + strconv.Itoa(w.Point.Row) + "," + epoch + ")")
+		if w.Rows > 0 {
+			if logs.Len() > 0 {
+				logs.WriteByte(',')
+			}
+			logs.WriteString("(" + task + "," + source + "," + strconv.Itoa(w.Worker) + "," + epoch + "," + strconv.Itoa(w.Rows) + "," + posLit + ")")
+		}
+	}
+	out := []string{"INSERT INTO " + s.Meta.Table(CheckpointTable) + " (task, source, worker, workers, position, row_idx, epoch) VALUES " +
+		points.String() + " ON DUPLICATE KEY UPDATE workers = VALUES(workers), position = VALUES(position), row_idx = VALUES(row_idx), epoch = VALUES(epoch)"}
+	if logs.Len() > 0 {
+		out = append(out, "INSERT INTO "+s.Meta.Table(BatchTable)+" (task, source, worker, epoch, row_count, position) VALUES "+logs.String())
 	}
 	return out
 }

@@ -108,10 +108,14 @@ func mergeRows(cs []*Change) ([]Statement, bool) {
 			foldable = true
 		}
 	}
-	key := func(l *Layout, img []any) string { k, _ := handleKey(l, h, img, false); return k }
+	var buf []byte
+	key := func(l *Layout, img []any) string {
+		buf = appendRowKey(buf[:0], l, h, img, false)
+		return string(buf)
+	}
 	chainOf := func(l *Layout, img []any, exact string) (*rowChain, bool) {
 		if foldable {
-			fold, _ := handleKey(l, h, img, true)
+			fold := string(appendRowKey(nil, l, h, img, true))
 			if e, ok := folded[fold]; ok && e != exact {
 				return nil, false
 			}
@@ -243,4 +247,16 @@ func splitSafe(cs []*Change) (safe, plain []*Change) {
 		}
 	}
 	return safe, plain
+}
+
+// appendRowKey appends the values of key k of img (one table's rows, so no
+// table or key name), folded as keyString does or by exact bytes.
+func appendRowKey(b []byte, l *Layout, k int, img []any, fold bool) []byte {
+	key := &l.Table.Keys[k]
+	for j, src := range l.keySrc[k] {
+		b = append(b, 0)
+		col, _ := l.Table.Column(key.Columns[j])
+		b = appendKeyValue(b, col, img[src], fold)
+	}
+	return b
 }

@@ -116,6 +116,11 @@ type result struct {
 	maxBatch  int64
 	note      string
 	dmraft    bool
+	startup   time.Duration // start-task to the first commit
+	// targetTxns counts distinct batch log timestamps: the target
+	// transactions that applied rows (a group commit writes its batches'
+	// log rows in one statement, so they share one timestamp).
+	targetTxns int64
 }
 
 type lagResult struct {
@@ -594,20 +599,24 @@ mysql-instances:
 	// catch-up time, independent of the polling interval and of the
 	// checkpoint's idle-commit period.
 	wall := polled
-	var last sql.NullFloat64
+	var first, last sql.NullFloat64
 	var applied sql.NullInt64
 	tdb := openDB(b.tb, down)
 	defer tdb.Close()
-	if err := tdb.QueryRowContext(b.ctx, "SELECT UNIX_TIMESTAMP(MAX(committed_at)), SUM(row_count) FROM "+metaDB+".dmraft_sync_batches WHERE task = ?", task).Scan(&last, &applied); err == nil && last.Valid {
+	var startup time.Duration
+	if err := tdb.QueryRowContext(b.ctx, "SELECT UNIX_TIMESTAMP(MIN(committed_at)), UNIX_TIMESTAMP(MAX(committed_at)), SUM(row_count) FROM "+metaDB+".dmraft_sync_batches WHERE task = ?", task).Scan(&first, &last, &applied); err == nil && last.Valid {
 		if at := time.Unix(0, int64(last.Float64*1e9)); at.After(t0) && at.Sub(t0) <= polled {
 			wall = at.Sub(t0)
 		}
+		if at := time.Unix(0, int64(first.Float64*1e9)); at.After(t0) {
+			startup = at.Sub(t0)
+		}
 	}
 	tcpu := pidCPU(down.PID()) - tcpu0
-	r := result{name: name, wall: wall, targetCPU: tcpu, dmraft: true}
-	var commits, maxRows sql.NullInt64
-	if err := tdb.QueryRowContext(b.ctx, "SELECT COUNT(*), MAX(row_count) FROM "+metaDB+".dmraft_sync_batches WHERE task = ?", task).Scan(&commits, &maxRows); err == nil && commits.Int64 > 0 {
-		r.commits, r.maxBatch = commits.Int64, maxRows.Int64
+	r := result{name: name, wall: wall, targetCPU: tcpu, dmraft: true, startup: startup}
+	var commits, maxRows, txns sql.NullInt64
+	if err := tdb.QueryRowContext(b.ctx, "SELECT COUNT(*), MAX(row_count), COUNT(DISTINCT committed_at) FROM "+metaDB+".dmraft_sync_batches WHERE task = ?", task).Scan(&commits, &maxRows, &txns); err == nil && commits.Int64 > 0 {
+		r.commits, r.maxBatch, r.targetTxns = commits.Int64, maxRows.Int64, txns.Int64
 	}
 	for _, n := range c.Nodes {
 		_, cpu := procStats(n.Addr)
@@ -814,8 +823,15 @@ func (b *bench) report() {
 		fmt.Fprintf(&r, "%-44s %9s %9.0f %8.0f %7s %7s %10s %11s %10s %9s\n", x.name, x.wall.Round(10*time.Millisecond), rps,
 			float64(n.txns)/x.wall.Seconds(), ratio(rps, base), ratio(rps, par), x.targetCPU.Round(100*time.Millisecond), dash(x.nodeCPU), dash(x.otherCPU), rss)
 		if x.commits > 0 {
-			fmt.Fprintf(&r, "    %d worker commits, %.1f rows per commit on average (max %d), %.0f commits/s\n", x.commits,
+			fmt.Fprintf(&r, "    %d worker batches, %.1f rows per batch on average (max %d), %.0f commits/s\n", x.commits,
 				float64(n.rows)/float64(x.commits), x.maxBatch, float64(x.commits)/x.wall.Seconds())
+		}
+		if x.targetTxns > 0 {
+			fmt.Fprintf(&r, "    about %d target transactions (distinct batch log timestamps), %.1f rows each\n", x.targetTxns, float64(n.rows)/float64(x.targetTxns))
+		}
+		if x.startup > 0 {
+			fmt.Fprintf(&r, "    first commit %v after start-task (included in wall); from the first commit on: %.0f rows/s\n",
+				x.startup.Round(10*time.Millisecond), float64(n.rows)/(x.wall-x.startup).Seconds())
 		}
 		if x.note != "" {
 			fmt.Fprintf(&r, "    note: %s\n", x.note)
