@@ -7,6 +7,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/dmraft/dmraft/fsm"
+	"github.com/dmraft/dmraft/fsm/leaderloop"
 	pb "github.com/dmraft/dmraft/proto"
 )
 
@@ -23,11 +24,11 @@ const (
 	keyCode   = "code"
 )
 
-// Loop runs Plan on the leader. It is level-triggered: on every FSM change
-// and every Tick it plans from the current view and proposes the commands in
-// order. A command the FSM rejects (StaleEpoch: another plan won the race)
-// or a failed proposal ends the round; the next round plans again from the
-// newer view. All funcs but Now must be set.
+// Loop runs Plan on the leader (a leaderloop.Loop). It is level-triggered:
+// on every FSM change and every Tick it plans from the current view and
+// proposes the commands in order. A command the FSM rejects (StaleEpoch:
+// another plan won the race) or a failed proposal ends the round; the next
+// round plans again from the newer view. All funcs but Now must be set.
 type Loop struct {
 	View     func() *fsm.View
 	Changed  func() <-chan struct{} // closed at the next FSM change
@@ -47,49 +48,30 @@ func (l *Loop) Run(ctx context.Context) {
 	if tick <= 0 {
 		tick = DefaultTick
 	}
-	ticker := time.NewTicker(tick)
-	defer ticker.Stop()
-	for ctx.Err() == nil {
-		changed := l.Changed() // before reading the view: no change is missed
-		if l.IsLeader() {
-			l.round(ctx, log)
-		}
-		select {
-		case <-ctx.Done():
-		case <-changed:
-		case <-ticker.C:
-		}
+	loop := leaderloop.Loop[move]{
+		Changed: l.Changed, IsLeader: l.IsLeader, Propose: l.Propose, Now: l.Now, Tick: tick,
+		Plan: func(now time.Time) []move {
+			return planMoves(l.View(), l.Members(), now, l.Config)
+		},
+		Command: move.command,
+		Report: func(m move, res *pb.ApplyResult, err error) {
+			reportMove(log, m, res, err)
+		},
 	}
+	loop.Run(ctx)
 }
 
-func (l *Loop) now() time.Time {
-	if l.Now == nil {
-		return time.Now()
-	}
-	return l.Now()
-}
-
-// round plans once and proposes the moves until one fails.
-func (l *Loop) round(ctx context.Context, log zerolog.Logger) {
-	for _, m := range planMoves(l.View(), l.Members(), l.now(), l.Config) {
-		if ctx.Err() != nil || !l.IsLeader() {
-			return
-		}
-		cmd := m.command()
-		cmd.NowUnixMs = l.now().UnixMilli()
-		res, err := l.Propose(ctx, cmd)
-		switch {
-		case err != nil:
-			log.Warn().Err(err).Str(keySource, m.Source).Str(keyTo, m.To).Msg("propose binding failed; retrying next round")
-			return
-		case res.GetCode() == fsm.CodeStaleEpoch:
-			log.Debug().Str(keySource, m.Source).Str(keyReason, res.GetMessage()).Msg("binding planned on a stale view; re-planning")
-			return
-		case res.GetCode() != "":
-			log.Warn().Str(keySource, m.Source).Str(keyTo, m.To).Str(keyCode, res.GetCode()).
-				Str(keyReason, res.GetMessage()).Msg("binding rejected; retrying next round")
-			return
-		}
+// reportMove logs how the proposal of a binding move ended.
+func reportMove(log zerolog.Logger, m move, res *pb.ApplyResult, err error) {
+	switch {
+	case err != nil:
+		log.Warn().Err(err).Str(keySource, m.Source).Str(keyTo, m.To).Msg("propose binding failed; retrying next round")
+	case res.GetCode() == fsm.CodeStaleEpoch:
+		log.Debug().Str(keySource, m.Source).Str(keyReason, res.GetMessage()).Msg("binding planned on a stale view; re-planning")
+	case res.GetCode() != "":
+		log.Warn().Str(keySource, m.Source).Str(keyTo, m.To).Str(keyCode, res.GetCode()).
+			Str(keyReason, res.GetMessage()).Msg("binding rejected; retrying next round")
+	default:
 		log.Info().Str(keySource, m.Source).Str(keyFrom, m.From).Str(keyTo, m.To).
 			Uint64(keyEpoch, m.Epoch).Str(keyReason, m.Reason).Msg("source bound")
 	}

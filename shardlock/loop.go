@@ -8,6 +8,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/dmraft/dmraft/fsm"
+	"github.com/dmraft/dmraft/fsm/leaderloop"
 	pb "github.com/dmraft/dmraft/proto"
 )
 
@@ -22,11 +23,12 @@ const (
 	keyReason = "reason"
 )
 
-// Loop runs Plan on the leader, level-triggered like scheduler.Loop: on
-// every FSM change and every Tick it plans from the current view and
-// proposes the commands in order. A command the FSM rejects (StaleRevision:
-// another writer changed the lock) or a failed proposal ends the round; the
-// next round plans again from the newer view. All funcs but Now must be set.
+// Loop runs Plan on the leader (a leaderloop.Loop), level-triggered like
+// scheduler.Loop: on every FSM change and every Tick it plans from the
+// current view and proposes the commands in order. A command the FSM
+// rejects (StaleRevision: another writer changed the lock) or a failed
+// proposal ends the round; the next round plans again from the newer view.
+// All funcs but Now must be set.
 type Loop struct {
 	View     func() *fsm.View
 	Changed  func() <-chan struct{} // closed at the next FSM change
@@ -44,47 +46,27 @@ func (l *Loop) Run(ctx context.Context) {
 	if tick <= 0 {
 		tick = DefaultTick
 	}
-	ticker := time.NewTicker(tick)
-	defer ticker.Stop()
-	for ctx.Err() == nil {
-		changed := l.Changed() // before reading the view: no change is missed
-		if l.IsLeader() {
-			l.round(ctx, log)
-		}
-		select {
-		case <-ctx.Done():
-		case <-changed:
-		case <-ticker.C:
-		}
+	loop := leaderloop.Loop[*pb.Command]{
+		Changed: l.Changed, IsLeader: l.IsLeader, Propose: l.Propose, Now: l.Now, Tick: tick,
+		Plan:    func(time.Time) []*pb.Command { return Plan(l.View()) },
+		Command: func(cmd *pb.Command) *pb.Command { return cmd },
+		Report: func(cmd *pb.Command, res *pb.ApplyResult, err error) {
+			reportLockChange(log, cmd, res, err)
+		},
 	}
+	loop.Run(ctx)
 }
 
-func (l *Loop) now() time.Time {
-	if l.Now == nil {
-		return time.Now()
-	}
-	return l.Now()
-}
-
-// round plans once and proposes the commands until one fails.
-func (l *Loop) round(ctx context.Context, log zerolog.Logger) {
-	for _, cmd := range Plan(l.View()) {
-		if ctx.Err() != nil || !l.IsLeader() {
-			return
-		}
-		cmd.NowUnixMs = l.now().UnixMilli()
-		res, err := l.Propose(ctx, cmd)
-		switch {
-		case err != nil:
-			log.Warn().Err(err).Str(keyType, cmd.Type.String()).Msg("propose shard lock change failed; retrying next round")
-			return
-		case res.GetCode() == fsm.CodeStaleRevision:
-			log.Debug().Str(keyReason, res.GetMessage()).Msg("shard lock planned on a stale view; re-planning")
-			return
-		case res.GetCode() != "":
-			log.Warn().Str(keyType, cmd.Type.String()).Str(keyCode, res.GetCode()).Str(keyReason, res.GetMessage()).Msg("shard lock change rejected; retrying next round")
-			return
-		}
+// reportLockChange logs how the proposal of a shard lock change ended.
+func reportLockChange(log zerolog.Logger, cmd *pb.Command, res *pb.ApplyResult, err error) {
+	switch {
+	case err != nil:
+		log.Warn().Err(err).Str(keyType, cmd.Type.String()).Msg("propose shard lock change failed; retrying next round")
+	case res.GetCode() == fsm.CodeStaleRevision:
+		log.Debug().Str(keyReason, res.GetMessage()).Msg("shard lock planned on a stale view; re-planning")
+	case res.GetCode() != "":
+		log.Warn().Str(keyType, cmd.Type.String()).Str(keyCode, res.GetCode()).Str(keyReason, res.GetMessage()).Msg("shard lock change rejected; retrying next round")
+	default:
 		log.Info().Str(keyType, cmd.Type.String()).Str(keyLock, strings.SplitN(describe(cmd), "\n", 2)[0]).Msg("shard lock changed")
 	}
 }
