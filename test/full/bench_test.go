@@ -48,6 +48,9 @@ func TestBenchFull(t *testing.T) {
 		wall time.Duration
 		rss  int64
 		cpu  time.Duration
+		// CPU time of the source and target servers during the run: less
+		// sensitive than wall time to other load on the machine.
+		upCPU, downCPU time.Duration
 	}
 	var results []result
 	reset := func() { down.Exec(t, "DROP DATABASE IF EXISTS sbtest", "DROP DATABASE IF EXISTS dm_meta") }
@@ -66,12 +69,13 @@ func TestBenchFull(t *testing.T) {
 	c.MustDmctl("operate-source", "create", harness.WriteFile(t, t.TempDir(), "s.yaml", sourceYAML("src1", up)))
 	task := fmt.Sprintf("name: bench\ntask-mode: full\ntarget-database: {host: 127.0.0.1, port: %d, user: %s, password: %s}\nmysql-instances:\n  - source-id: src1\n    block-allow-list: bal\n    loader: {on-duplicate-logical: %s}\nblock-allow-list:\n  bal: {do-dbs: [sbtest]}\n",
 		down.Port, mariadb.User, mariadb.Password, cmpOr(os.Getenv("DMRAFT_BENCH_ON_DUPLICATE"), "replace"))
+	up0, down0 := pidCPU(up.PID()), pidCPU(down.PID())
 	start = time.Now()
 	c.MustDmctl("start-task", harness.WriteFile(t, t.TempDir(), "bench.yaml", task))
 	waitFinished(t, c, "bench", 60*time.Minute)
 	wall := time.Since(start)
 	rss, cpu := procStats(c.Nodes[0].Addr)
-	results = append(results, result{"dmraft full", wall, rss, cpu})
+	results = append(results, result{"dmraft full", wall, rss, cpu, pidCPU(up.PID()) - up0, pidCPU(down.PID()) - down0})
 	verify("dmraft")
 
 	// mysqldump | mysql
@@ -79,12 +83,13 @@ func TestBenchFull(t *testing.T) {
 	auth := func(s *mariadb.Server) []string {
 		return []string{"-h127.0.0.1", "-P" + strconv.Itoa(s.Port), "-u" + mariadb.RootUser, "-p" + mariadb.RootPassword}
 	}
+	up0, down0 = pidCPU(up.PID()), pidCPU(down.PID())
 	start = time.Now()
 	pipe := fmt.Sprintf("mysqldump %s --single-transaction --databases sbtest | mysql %s", strings.Join(auth(up), " "), strings.Join(auth(down), " "))
 	if out, err := exec.Command("bash", "-o", "pipefail", "-c", pipe).CombinedOutput(); err != nil {
 		t.Fatalf("mysqldump | mysql: %v\n%s", err, out)
 	}
-	results = append(results, result{"mysqldump | mysql", time.Since(start), 0, 0})
+	results = append(results, result{"mysqldump | mysql", time.Since(start), 0, 0, pidCPU(up.PID()) - up0, pidCPU(down.PID()) - down0})
 	verify("mysqldump")
 
 	// mydumper + myloader
@@ -96,6 +101,7 @@ func TestBenchFull(t *testing.T) {
 	if _, err := exec.LookPath("mydumper"); err == nil {
 		reset()
 		dir := filepath.Join(t.TempDir(), "dump")
+		up0, down0 = pidCPU(up.PID()), pidCPU(down.PID())
 		start = time.Now()
 		dumpArgs := []string{"-h", "127.0.0.1", "-P", strconv.Itoa(up.Port), "-u", mariadb.RootUser, "-p", mariadb.RootPassword, "-B", "sbtest", "-o", dir, "-t", "4", "-r", "100000"}
 		if out, err := exec.Command("mydumper", dumpArgs...).CombinedOutput(); err != nil {
@@ -105,13 +111,13 @@ func TestBenchFull(t *testing.T) {
 		if out, err := exec.Command("myloader", loadArgs...).CombinedOutput(); err != nil {
 			t.Fatalf("myloader: %v\n%s", err, lastLines(out, 10))
 		}
-		results = append(results, result{"mydumper + myloader", time.Since(start), 0, 0})
+		results = append(results, result{"mydumper + myloader", time.Since(start), 0, 0, pidCPU(up.PID()) - up0, pidCPU(down.PID()) - down0})
 		verify("mydumper")
 	}
 
 	var report bytes.Buffer
 	fmt.Fprintf(&report, "\nfull copy of %d rows, %.0f MB (InnoDB data_length) on %d cores\n", total, float64(dataBytes)/1e6, numCPU())
-	fmt.Fprintf(&report, "%-22s %10s %10s %12s %14s %12s %10s\n", "tool", "wall", "MB/s", "rows/s", "dmraft speedup", "peak RSS", "CPU")
+	fmt.Fprintf(&report, "%-22s %10s %10s %12s %14s %12s %10s %10s %10s\n", "tool", "wall", "MB/s", "rows/s", "dmraft speedup", "peak RSS", "CPU", "src CPU", "tgt CPU")
 	for _, r := range results {
 		rss := "-"
 		if r.rss > 0 {
@@ -121,8 +127,9 @@ func TestBenchFull(t *testing.T) {
 		if r.cpu > 0 {
 			cpu = r.cpu.Round(100 * time.Millisecond).String()
 		}
-		fmt.Fprintf(&report, "%-22s %10s %10.1f %12.0f %13.2fx %12s %10s\n", r.name, r.wall.Round(100*time.Millisecond),
-			float64(dataBytes)/1e6/r.wall.Seconds(), float64(total)/r.wall.Seconds(), r.wall.Seconds()/results[0].wall.Seconds(), rss, cpu)
+		fmt.Fprintf(&report, "%-22s %10s %10.1f %12.0f %13.2fx %12s %10s %10s %10s\n", r.name, r.wall.Round(100*time.Millisecond),
+			float64(dataBytes)/1e6/r.wall.Seconds(), float64(total)/r.wall.Seconds(), r.wall.Seconds()/results[0].wall.Seconds(), rss, cpu,
+			r.upCPU.Round(100*time.Millisecond), r.downCPU.Round(100*time.Millisecond))
 	}
 	t.Log(report.String())
 	fmt.Println(report.String())
@@ -172,6 +179,25 @@ func procStats(addr string) (int64, time.Duration) {
 		return rss, cpu
 	}
 	return 0, 0
+}
+
+// pidCPU returns the CPU time (user+system) of process pid so far.
+func pidCPU(pid int) time.Duration {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(stat[i+1:]))
+	if len(f) <= 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * 10 * time.Millisecond // USER_HZ = 100
 }
 
 func envInt(name string, def int) int {
