@@ -1,6 +1,7 @@
 package full
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -195,4 +196,54 @@ func checkDumpDir(t *testing.T, up *mariadb.Server, dir string) {
 	if strings.Contains(string(view), "nobody") || !strings.Contains(string(view), "`app`.`routed`") {
 		t.Errorf("view file keeps the DEFINER or lost the upstream table name:\n%s", view)
 	}
+}
+
+// TestDumpFilesFailover: kill -9 the node writing a dump; the node that
+// takes the source over dumps again into its own directory; the killed
+// node's unfinished directory never gets the final name, and a load of
+// the new directory equals the source.
+func TestDumpFilesFailover(t *testing.T) {
+	c, up, down := startAll(t)
+	seed(t, up, 150000)
+	c.MustDmctl("operate-source", "create", harness.WriteFile(t, t.TempDir(), "s.yaml", sourceYAML("src1", up)))
+	y := strings.Replace(fileTaskYAML("dumpfo", "dump", "./dumps", down), "md: {threads: 2, rows: 3000}", "md: {threads: 1, rows: 1000}", 1)
+	c.MustDmctl("start-task", harness.WriteFile(t, t.TempDir(), "dump.yaml", y))
+	var victim string
+	if !harness.Eventually(60*time.Second, func() bool {
+		w, _, st, err := status(c, "dumpfo")
+		var p loadProgress
+		if err != nil || st.Unit != "dump" || json.Unmarshal(st.Progress, &p) != nil {
+			return false
+		}
+		victim = w
+		return p.FinishedRows > 10000
+	}) {
+		t.Fatal("the dump did not start")
+	}
+	_, _, st, _ := status(c, "dumpfo")
+	if len(st.FinishedUnits) > 0 {
+		t.Fatal("the dump finished before the kill: make the dataset larger")
+	}
+	c.Node(victim).Kill()
+	st = waitUnit(t, c, "dumpfo", "dump", 120*time.Second)
+	owner, _, _, _ := status(c, "dumpfo")
+	if owner == victim {
+		t.Fatalf("the source is still on the killed node %s", victim)
+	}
+	killed := filepath.Join(c.Node(victim).DataDir, "dumps", "dumpfo.src1")
+	if _, err := os.Stat(killed); err == nil {
+		t.Errorf("the killed node's unfinished dump has the final name %s", killed)
+	}
+	if _, err := os.Stat(killed + ".partial"); err != nil {
+		t.Errorf("the killed node left no partial directory: %v", err)
+	}
+	dir := filepath.Join(c.Node(owner).DataDir, "dumps", "dumpfo.src1")
+	checkDumpDir(t, up, dir)
+	manifest, _ := os.ReadFile(filepath.Join(dir, "dmraft-manifest.json"))
+	if !strings.Contains(string(manifest), `"node": "`+owner+`"`) {
+		t.Errorf("the manifest does not name %s:\n%.300s", owner, manifest)
+	}
+	c.MustDmctl("start-task", harness.WriteFile(t, t.TempDir(), "load.yaml", fileTaskYAML("loadfo", "load", "./dumps/dumpfo.src1", down)))
+	waitFinished(t, c, "loadfo", 120*time.Second)
+	checkCopy(t, up, down)
 }
