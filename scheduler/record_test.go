@@ -1,11 +1,8 @@
 package scheduler
 
 import (
-	"flag"
 	"fmt"
 	"maps"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -13,9 +10,8 @@ import (
 
 	"github.com/dmraft/dmraft/fsm"
 	pb "github.com/dmraft/dmraft/proto"
+	"github.com/dmraft/dmraft/test/golden"
 )
-
-var rewrite = flag.Bool("rewrite", false, "rewrite testdata/*.golden from the scripts")
 
 // TestRecordedPlan runs each testdata/*.script against a real FSM and
 // compares the log with testdata/*.golden. Regenerate with
@@ -34,34 +30,9 @@ var rewrite = flag.Bool("rewrite", false, "rewrite testdata/*.golden from the sc
 //	transfer s1 n2    PlanTransfer and apply
 //	offline n2        PlanOfflineMember and apply
 func TestRecordedPlan(t *testing.T) {
-	scripts, err := filepath.Glob("testdata/*.script")
-	if err != nil || len(scripts) == 0 {
-		t.Fatalf("no scripts: %v", err)
-	}
-	for _, script := range scripts {
-		name := strings.TrimSuffix(filepath.Base(script), ".script")
-		t.Run(name, func(t *testing.T) {
-			in, err := os.ReadFile(script)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := newHarness(t).run(string(in))
-			golden := strings.TrimSuffix(script, ".script") + ".golden"
-			if *rewrite {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run with -rewrite to create it)", err)
-			}
-			if got != string(want) {
-				t.Errorf("%s differs from the plan; run with -rewrite and review the diff.\ngot:\n%s", golden, got)
-			}
-		})
-	}
+	golden.Run(t, "testdata/*.script", func(t *testing.T, script string) string {
+		return newHarness(t).run(script)
+	})
 }
 
 type harness struct {
@@ -100,14 +71,10 @@ func (h *harness) apply(cmd *pb.Command) bool {
 }
 
 func (h *harness) run(script string) string {
-	for _, line := range strings.Split(strings.TrimRight(script, "\n"), "\n") {
-		fmt.Fprintln(&h.out, line)
+	golden.EachStep(script, &h.out, func(_ int, line string) {
 		fields := strings.Fields(line)
-		if len(fields) == 0 || strings.HasPrefix(fields[0], "#") {
-			continue
-		}
 		h.step(fields[0], fields[1:])
-	}
+	})
 	return h.out.String()
 }
 

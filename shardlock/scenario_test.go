@@ -1,19 +1,15 @@
 package shardlock
 
 import (
-	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/dmraft/dmraft/fsm"
 	pb "github.com/dmraft/dmraft/proto"
+	"github.com/dmraft/dmraft/test/golden"
 )
-
-var rewrite = flag.Bool("rewrite", false, "rewrite testdata/*.golden from the scenarios")
 
 // TestScenarios runs each testdata/*.txt against a real FSM and compares
 // the transcript with testdata/*.golden. Regenerate with
@@ -38,34 +34,9 @@ var rewrite = flag.Bool("rewrite", false, "rewrite testdata/*.golden from the sc
 // Every command is applied with fsm.FSM.Apply, so the apply functions run
 // too; a rejected command prints its code.
 func TestScenarios(t *testing.T) {
-	scripts, err := filepath.Glob("testdata/*.txt")
-	if err != nil || len(scripts) == 0 {
-		t.Fatalf("no scenarios: %v", err)
-	}
-	for _, script := range scripts {
-		name := strings.TrimSuffix(filepath.Base(script), ".txt")
-		t.Run(name, func(t *testing.T) {
-			in, err := os.ReadFile(script)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := newScenario(t).run(string(in))
-			golden := strings.TrimSuffix(script, ".txt") + ".golden"
-			if *rewrite {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run with -rewrite to create it)", err)
-			}
-			if got != string(want) {
-				t.Errorf("%s differs; run with -rewrite and review the diff.\ngot:\n%s", golden, got)
-			}
-		})
-	}
+	golden.Run(t, "testdata/*.txt", func(t *testing.T, script string) string {
+		return newScenario(t).run(script)
+	})
 }
 
 type scenario struct {
@@ -97,15 +68,11 @@ func (s *scenario) apply(cmd *pb.Command) bool {
 }
 
 func (s *scenario) run(script string) string {
-	for i, line := range strings.Split(strings.TrimRight(script, "\n"), "\n") {
-		s.line = i + 1
-		fmt.Fprintln(&s.out, line)
+	golden.EachStep(script, &s.out, func(number int, line string) {
+		s.line = number
 		args := s.split(line)
-		if len(args) == 0 || strings.HasPrefix(args[0], "#") {
-			continue
-		}
 		s.step(args[0], args[1:])
-	}
+	})
 	return s.out.String()
 }
 
