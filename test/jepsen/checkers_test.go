@@ -143,6 +143,8 @@ func TestCheckFencing(t *testing.T) {
 		{"epoch went down", []interval{iv("n1", 3, 0, 10), iv("n2", 2, 9, 20)}, []Window{pause}, nil, 1},
 		{"transfer hand-over", []interval{iv("n1", 1, 0, 10.3), iv("n2", 2, 10, 20)}, nil, map[string]map[uint64]bool{"s": {1: true}}, 0},
 		{"transfer hand-over too long", []interval{iv("n1", 1, 0, 12), iv("n2", 2, 10, 20)}, nil, map[string]map[uint64]bool{"s": {1: true}}, 1},
+		{"old owner starts late in a transfer hand-over", []interval{iv("n2", 2, 10, 20), iv("n1", 1, 10.01, 10.02)}, nil, map[string]map[uint64]bool{"s": {1: true}}, 0},
+		{"old owner starts late after a rebind", []interval{iv("n2", 2, 10, 20), iv("n1", 1, 10.01, 10.02)}, nil, map[string]map[uint64]bool{"s": {1: true, 2: true}}, 2},
 		{"rebind by the scheduler overlaps", []interval{iv("n1", 1, 0, 10.3), iv("n2", 2, 10, 20)}, nil, map[string]map[uint64]bool{"s": {1: true, 2: true}}, 1},
 	}
 	for _, tc := range cases {

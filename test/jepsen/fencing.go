@@ -150,14 +150,15 @@ func checkFencing(ivs []interval, windows []Window, scheduled map[string]map[uin
 				if a.node == b.node || !b.start.Before(a.end) {
 					continue
 				}
-				if b.epoch < a.epoch {
+				handOver := scheduled != nil && handedOver(a, b, scheduled)
+				if b.epoch < a.epoch && !handOver {
 					problems = append(problems, fmt.Sprintf("%s: epoch went down: %s ran epoch %d from %s, then %s started epoch %d",
 						k, a.node, a.epoch, a.start.Format("15:04:05.000"), b.node, b.epoch))
 				}
 				if excused(a, b, windows) || excused(b, a, windows) {
 					continue
 				}
-				if scheduled != nil && b.epoch > a.epoch && !scheduled[b.source][b.epoch] && earlier(a.end, b.end).Sub(b.start) <= handOverBound {
+				if handOver {
 					handOvers++
 					continue
 				}
@@ -169,6 +170,19 @@ func checkFencing(ivs []interval, windows []Window, scheduled map[string]map[uin
 	}
 	sort.Strings(problems)
 	return problems, handOvers
+}
+
+// handedOver: of two runners on different nodes, the one with the higher
+// epoch got it from transfer-source, and the one with the lower epoch
+// stopped within handOverBound of the other's start. The old owner may
+// even start late (its replica applies the old binding after the new
+// owner applied the new one) and stop as soon as it applies the new one.
+func handedOver(a, b interval, scheduled map[string]map[uint64]bool) bool {
+	hi, lo := a, b
+	if lo.epoch > hi.epoch {
+		hi, lo = lo, hi
+	}
+	return hi.epoch > lo.epoch && !scheduled[hi.source][hi.epoch] && lo.end.Sub(hi.start) <= handOverBound
 }
 
 // excused: the overlap of a and b lies where a's node was frozen, or right
