@@ -81,57 +81,55 @@ func (t *Task) resolve(inst *Instance) {
 	if r := t.BlockAllowList[inst.BlockAllowListName]; inst.BlockAllowListName != "" && r != nil {
 		inst.BlockAllowList = cloneJSON(r)
 	}
-	inst.Routes = nil
-	for _, name := range inst.RouteRules {
-		if r := t.Routes[name]; r != nil {
-			inst.Routes = append(inst.Routes, cloneJSON(r))
-		}
-	}
-	inst.Filters = nil
-	for _, name := range inst.FilterRules {
-		if r := t.Filters[name]; r != nil {
-			inst.Filters = append(inst.Filters, cloneJSON(r))
-		}
-	}
+	inst.Routes = namedRules(t.Routes, inst.RouteRules)
+	inst.Filters = namedRules(t.Filters, inst.FilterRules)
 	if m := inst.Meta; m != nil && m.BinlogName != "" && m.BinlogPos == 0 {
 		m.BinlogPos = 4 // the first event after the binlog file header
 	}
 
-	if m := t.Mydumpers[inst.MydumperConfigName]; inst.MydumperConfigName != "" && m != nil {
-		c := *m
-		inst.Mydumper = &c
-	}
-	if inst.Mydumper == nil {
-		inst.Mydumper = defaultMydumper()
-	}
+	inst.Mydumper = unitConfig(t.Mydumpers, inst.MydumperConfigName, inst.Mydumper, defaultMydumper)
 	if inst.MydumperThread > 0 {
 		inst.Mydumper.Threads = inst.MydumperThread
 	}
 	inst.Mydumper.normalize()
 
-	if l := t.Loaders[inst.LoaderConfigName]; inst.LoaderConfigName != "" && l != nil {
-		c := *l
-		inst.Loader = &c
-	}
-	if inst.Loader == nil {
-		inst.Loader = defaultLoader()
-	}
+	inst.Loader = unitConfig(t.Loaders, inst.LoaderConfigName, inst.Loader, defaultLoader)
 	if inst.LoaderThread > 0 {
 		inst.Loader.PoolSize = inst.LoaderThread
 	}
 	inst.Loader.normalize()
 
-	if s := t.Syncers[inst.SyncerConfigName]; inst.SyncerConfigName != "" && s != nil {
-		c := *s
-		inst.Syncer = &c
-	}
-	if inst.Syncer == nil {
-		inst.Syncer = defaultSyncer()
-	}
+	inst.Syncer = unitConfig(t.Syncers, inst.SyncerConfigName, inst.Syncer, defaultSyncer)
 	if inst.SyncerThread > 0 {
 		inst.Syncer.WorkerCount = inst.SyncerThread
 	}
 	inst.Syncer.normalize()
+}
+
+// namedRules returns deep copies of the rules an instance names, in its
+// order; a name the task does not define is left out.
+func namedRules[T any](rules map[string]*T, names []string) []*T {
+	var out []*T
+	for _, name := range names {
+		if r := rules[name]; r != nil {
+			out = append(out, cloneJSON(r))
+		}
+	}
+	return out
+}
+
+// unitConfig returns the config a unit of an instance runs with: a copy of
+// the task's config named name, else the instance's own (inline), else the
+// defaults.
+func unitConfig[T any](named map[string]*T, name string, inline *T, defaults func() *T) *T {
+	if c := named[name]; name != "" && c != nil {
+		cp := *c
+		return &cp
+	}
+	if inline != nil {
+		return inline
+	}
+	return defaults()
 }
 
 // normalize puts events in lower case and the action in DM's spelling.
