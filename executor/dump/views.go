@@ -107,8 +107,9 @@ func rewriteViewHead(createView, quotedName string, orReplace bool) (string, err
 // upstream schema) into a CREATE OR REPLACE VIEW of its routed target name
 // without a DEFINER (the target user becomes the definer, so no account
 // of the source is needed on the target). When routes rename a table the
-// view selects from, the statement is parsed and those names are routed
-// too; otherwise the source's text is kept.
+// view selects from, or a table name has no schema, the statement is
+// parsed and those names are routed and qualified; otherwise the source's
+// text is kept.
 func CreateViewSQL(createView string, v *View, route func(schema, table string) (string, string)) (string, error) {
 	plain, err := rewriteViewHead(createView, quoteTable(v.TargetSchema, v.TargetName), true)
 	if err != nil {
@@ -160,7 +161,10 @@ func (r *viewRouter) Enter(n ast.Node) (ast.Node, bool) {
 		}
 		schema := t.Schema.O
 		if schema == "" {
+			// SHOW CREATE VIEW leaves out the schema of tables in the
+			// session's database (mydumper's files): qualify them.
 			schema = r.schema
+			t.Schema, r.changed = ast.NewCIStr(schema), true
 		}
 		s, tb := r.route(schema, t.Name.O)
 		if s != schema || tb != t.Name.O {

@@ -20,6 +20,8 @@ func TestCreateViewSQL(t *testing.T) {
 			"CREATE OR REPLACE VIEW `tgt`.`v2` (`a`) AS select 1 AS `a`"},
 		{"CREATE ALGORITHM=MERGE DEFINER='x'@'1.2.3.4' SQL SECURITY INVOKER VIEW `v` AS select `r`.`id` AS `id` from (`app`.`routed` `r` join `app`.`t` on(1))",
 			"CREATE OR REPLACE ALGORITHM=MERGE SQL SECURITY INVOKER VIEW `tgt`.`v2` AS SELECT `r`.`id` AS `id` FROM `other`.`renamed` AS `r` JOIN `app`.`t` ON (1)"},
+		{"CREATE VIEW `v` AS select `t`.`a` AS `a` from `t` join `app`.`u`",
+			"CREATE OR REPLACE VIEW `tgt`.`v2` AS SELECT `t`.`a` AS `a` FROM `app`.`t` JOIN `app`.`u`"},
 	} {
 		got, err := CreateViewSQL(c.in, v, route)
 		if err != nil || got != c.want {

@@ -157,6 +157,13 @@ func OpenDumpDir(dir string) (*DumpDir, error) {
 			}
 		}
 	}
+	// mydumper writes a placeholder CREATE TABLE for each view (to load
+	// views that select from views): the view file wins.
+	for _, v := range d.Views {
+		if t := tables[v.Schema+"."+v.Name]; t != nil && len(t.Chunks) == 0 {
+			delete(tables, v.Schema+"."+v.Name)
+		}
+	}
 	for _, t := range tables {
 		sort.Slice(t.Chunks, func(i, j int) bool { return t.Chunks[i].Index < t.Chunks[j].Index })
 		d.Tables = append(d.Tables, t)

@@ -145,6 +145,25 @@ func TestDumpThenLoadFiles(t *testing.T) {
 	if chunks == 0 || chunks != done {
 		t.Errorf("chunk checkpoints of the load: %d done of %d", done, chunks)
 	}
+
+	// A directory written by mydumper loads too.
+	if _, err := exec.LookPath("mydumper"); err != nil {
+		t.Log("mydumper is not installed: its directory is not tried")
+		return
+	}
+	my := filepath.Join(c.Node(owner).DataDir, "mydumper-out") // readable by the node's uid
+	out, err := exec.Command("mydumper", "-h", "127.0.0.1", "-P", strconv.Itoa(up.Port), "-u", mariadb.RootUser, "-p", mariadb.RootPassword,
+		"--regex", `^(app\.|app_two\.|skipme\.)`, "-o", my, "-t", "2", "-r", "5000").CombinedOutput()
+	if err != nil {
+		t.Fatalf("mydumper: %v\n%s", err, out)
+	}
+	if out, err := exec.Command("chmod", "-R", "a+rX", my).CombinedOutput(); err != nil {
+		t.Fatalf("chmod: %v %s", err, out)
+	}
+	down.Exec(t, "DROP DATABASE app", "DROP DATABASE app_two", "DROP DATABASE other")
+	c.MustDmctl("start-task", harness.WriteFile(t, t.TempDir(), "loadmy.yaml", fileTaskYAML("loadmy", "load", my, down)))
+	waitFinished(t, c, "loadmy", 90*time.Second)
+	checkCopy(t, up, down)
 }
 
 // checkDumpDir checks the layout and the metadata of a finished dump.
