@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/rs/zerolog"
@@ -38,16 +39,21 @@ func (u *dumpFilesUnit) Name() string     { return UnitDump }
 func (u *dumpFilesUnit) Progress() string { return u.prog.JSON() }
 
 // loaderDir resolves loaders.dir: a relative directory is below the
-// node's data directory.
-func loaderDir(d Deps, inst *config.Instance) string {
+// node's data directory. External storage (s3://, gcs://) is refused.
+func loaderDir(d Deps, task *config.Task, inst *config.Instance) (string, error) {
 	dir := inst.Loader.Dir
 	if dir == "" {
 		dir = config.DefaultLoaderDir
 	}
+	if strings.Contains(dir, "://") && !strings.HasPrefix(dir, "file://") {
+		return "", &executor.Error{Code: "DumpDirUnsupported", Class: "config", Message: "loaders.dir " + dir + ": external storage is not supported",
+			Workaround: "set loaders.dir to a local directory (`dmctl update-task`), then `dmctl resume-task " + task.Name + "`"}
+	}
+	dir = strings.TrimPrefix(dir, "file://")
 	if !filepath.IsAbs(dir) && d.DataDir != "" {
 		dir = filepath.Join(d.DataDir, dir)
 	}
-	return filepath.Clean(dir)
+	return filepath.Clean(dir), nil
 }
 
 // dumpDirName is the directory a dump task writes for one source.
@@ -57,7 +63,11 @@ func dumpDirName(task, source string) string { return task + "." + source }
 // directory of this very task (same incarnation) is kept: only the mark is
 // proposed again.
 func (u *dumpFilesUnit) Run(ctx context.Context) error {
-	final := filepath.Join(loaderDir(u.d, u.inst), dumpDirName(u.task.Name, u.inst.SourceID))
+	base, err := loaderDir(u.d, u.task, u.inst)
+	if err != nil {
+		return err
+	}
+	final := filepath.Join(base, dumpDirName(u.task.Name, u.inst.SourceID))
 	u.prog.setStage("dumping to " + final + " on node " + u.d.Node)
 	if m, err := dump.ReadManifest(final); err == nil && m != nil && m.Task == u.task.Name && m.Source == u.inst.SourceID && m.TaskCreated == u.a.Task.GetCreatedUnixMs() {
 		u.log.Info().Str("dir", final).Msg("the dump directory of this task is complete already")

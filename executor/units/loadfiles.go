@@ -44,7 +44,10 @@ func (u *loadFilesUnit) Progress() string { return u.prog.JSON() }
 // findDumpDir returns the directory to load: loaders.dir itself when it
 // holds a metadata file, else loaders.dir/<task>.<source>.
 func (u *loadFilesUnit) findDumpDir() (*load.DumpDir, error) {
-	base := loaderDir(u.d, u.inst)
+	base, err := loaderDir(u.d, u.task, u.inst)
+	if err != nil {
+		return nil, err
+	}
 	candidates := []string{base, filepath.Join(base, dumpDirName(u.task.Name, u.inst.SourceID))}
 	for _, dir := range candidates {
 		d, err := load.OpenDumpDir(dir)
