@@ -16,6 +16,9 @@ import (
 	"github.com/dmraft/dmraft/test/harness"
 )
 
+// opStatus is query-status: it reads the task's stage and revision.
+const opStatus = "status"
+
 // adminOp is the input of one admin operation in the history.
 type adminOp struct {
 	Kind string // see the op* constants
@@ -103,7 +106,7 @@ func (w *adminWorkload) choose(client int, rng *rand.Rand) adminOp {
 	if w.task != nil {
 		switch r := rng.Intn(20); {
 		case r < 2:
-			return adminOp{Kind: opStatus, Key: w.task.name}
+			return adminOp{Kind: opStatus, Key: w.task.name} // recorded as opStageRead and opRevisionRead
 		case r < 4:
 			return adminOp{Kind: opBound, Key: w.task.sources[rng.Intn(len(w.task.sources))]}
 		case client == 0 && r < 9:
@@ -133,6 +136,13 @@ func (w *adminWorkload) step(client int, rng *rand.Rand) {
 	w.counts[op.Kind]++
 	if res.Unknown && (op.Kind == opShow || op.Kind == opStatus || op.Kind == opBound) {
 		return // a failed read tells nothing
+	}
+	if op.Kind == opStatus {
+		for _, kind := range []string{opStageRead, opRevisionRead} {
+			w.ops = append(w.ops, porcupine.Operation{ClientId: client, Input: adminOp{Kind: kind, Key: op.Key}, Call: call, Output: res, Return: ret})
+		}
+		w.ok = append(w.ok, time.Now())
+		return
 	}
 	if res.Unknown {
 		ret = int64(1 << 62) // it may take effect at any time after the call

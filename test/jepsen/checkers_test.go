@@ -52,25 +52,26 @@ func res(client int, in adminOp, call, ret int64, out adminResult) porcupine.Ope
 
 func TestTaskModel(t *testing.T) {
 	pause, resume := adminOp{Kind: opPause, Key: "j"}, adminOp{Kind: opResume, Key: "j"}
-	update, status := adminOp{Kind: opUpdate, Key: "j"}, adminOp{Kind: opStatus, Key: "j"}
+	update, stage, revision := adminOp{Kind: opUpdate, Key: "j"}, adminOp{Kind: opStageRead, Key: "j"}, adminOp{Kind: opRevisionRead, Key: "j"}
 	ok, unknown, refused := adminResult{OK: true}, adminResult{Unknown: true}, adminResult{}
-	read := func(paused bool, rev uint64) adminResult { return adminResult{OK: true, Paused: paused, Revision: rev} }
+	paused := func(p bool) adminResult { return adminResult{OK: true, Paused: p} }
+	rev := func(r uint64) adminResult { return adminResult{OK: true, Revision: r} }
 	cases := []struct {
 		name string
 		ops  []porcupine.Operation
 		want porcupine.CheckResult
 	}{
-		{"start state", []porcupine.Operation{res(0, status, 0, 10, read(false, 1))}, porcupine.Ok},
-		{"pause then read", []porcupine.Operation{res(0, pause, 0, 10, ok), res(1, status, 20, 30, read(true, 1))}, porcupine.Ok},
-		{"paused task reads running", []porcupine.Operation{res(0, pause, 0, 10, ok), res(1, status, 20, 30, read(false, 1))}, porcupine.Illegal},
-		{"resume after pause", []porcupine.Operation{res(0, pause, 0, 10, ok), res(0, resume, 20, 30, ok), res(1, status, 40, 50, read(false, 1))}, porcupine.Ok},
-		{"concurrent pause and read", []porcupine.Operation{res(0, pause, 0, 30, ok), res(1, status, 10, 20, read(false, 1))}, porcupine.Ok},
-		{"unknown pause may apply later", []porcupine.Operation{res(0, pause, 0, 0, unknown), res(1, status, 20, 30, read(false, 1)), res(1, status, 40, 50, read(true, 1))}, porcupine.Ok},
-		{"update raises the revision by one", []porcupine.Operation{res(0, update, 0, 10, adminResult{OK: true, Revision: 2}), res(1, status, 20, 30, read(false, 2))}, porcupine.Ok},
+		{"start state", []porcupine.Operation{res(0, stage, 0, 10, paused(false)), res(0, revision, 0, 10, rev(1))}, porcupine.Ok},
+		{"pause then read", []porcupine.Operation{res(0, pause, 0, 10, ok), res(1, stage, 20, 30, paused(true))}, porcupine.Ok},
+		{"paused task reads running", []porcupine.Operation{res(0, pause, 0, 10, ok), res(1, stage, 20, 30, paused(false))}, porcupine.Illegal},
+		{"resume after pause", []porcupine.Operation{res(0, pause, 0, 10, ok), res(0, resume, 20, 30, ok), res(1, stage, 40, 50, paused(false))}, porcupine.Ok},
+		{"concurrent pause and read", []porcupine.Operation{res(0, pause, 0, 30, ok), res(1, stage, 10, 20, paused(false))}, porcupine.Ok},
+		{"unknown pause may apply later", []porcupine.Operation{res(0, pause, 0, 0, unknown), res(1, stage, 20, 30, paused(false)), res(1, stage, 40, 50, paused(true))}, porcupine.Ok},
+		{"update raises the revision by one", []porcupine.Operation{res(0, update, 0, 10, adminResult{OK: true, Revision: 2}), res(1, revision, 20, 30, rev(2))}, porcupine.Ok},
 		{"update skips a revision", []porcupine.Operation{res(0, update, 0, 10, adminResult{OK: true, Revision: 3})}, porcupine.Illegal},
-		{"refused update changes nothing", []porcupine.Operation{res(0, update, 0, 10, refused), res(1, status, 20, 30, read(false, 2))}, porcupine.Illegal},
-		{"revision goes back", []porcupine.Operation{res(0, update, 0, 10, adminResult{OK: true, Revision: 2}), res(1, status, 20, 30, read(false, 1))}, porcupine.Illegal},
-		{"mixed stages", []porcupine.Operation{res(1, status, 20, 30, adminResult{OK: true, Revision: 1, Mixed: true})}, porcupine.Illegal},
+		{"refused update changes nothing", []porcupine.Operation{res(0, update, 0, 10, refused), res(1, revision, 20, 30, rev(2))}, porcupine.Illegal},
+		{"revision goes back", []porcupine.Operation{res(0, update, 0, 10, adminResult{OK: true, Revision: 2}), res(1, revision, 20, 30, rev(1))}, porcupine.Illegal},
+		{"mixed stages", []porcupine.Operation{res(1, stage, 20, 30, adminResult{OK: true, Mixed: true})}, porcupine.Illegal},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -16,21 +16,27 @@ const (
 	opCreate = "create"
 	opRemove = "remove"
 	opShow   = "show"
-	// the data task: desired stage of its subtasks and its revision
-	opPause  = "pause"
-	opResume = "resume"
-	opUpdate = "update"
-	opStatus = "status"
+	// the data task: the desired stage of its subtasks, and its revision;
+	// query-status reads both and is recorded as one read of each
+	opPause        = "pause"
+	opResume       = "resume"
+	opStageRead    = "stage"
+	opUpdate       = "update"
+	opRevisionRead = "revision"
 	// the binding of a data source: node and epoch
 	opTransfer = "transfer"
 	opBound    = "bound"
 )
 
-// record names which record an operation kind reads or writes.
+// record names which record an operation kind reads or writes. The
+// task's stage and revision are checked as two registers: they change
+// independently, and two small histories check much faster than one.
 func record(kind string) string {
 	switch kind {
-	case opPause, opResume, opUpdate, opStatus:
-		return "task"
+	case opPause, opResume, opStageRead:
+		return "stage"
+	case opUpdate, opRevisionRead:
+		return "revision"
 	case opTransfer, opBound:
 		return "binding"
 	}
@@ -63,7 +69,7 @@ const taskStartRevision = 1
 
 func initialOf(kind string) interface{} {
 	switch record(kind) {
-	case "task":
+	case "stage", "revision":
 		return taskState{Revision: taskStartRevision}
 	case "binding":
 		return bindState{}
@@ -120,8 +126,10 @@ var adminModel = porcupine.NondeterministicModel{
 		switch {
 		case out.Unknown:
 			res = "?"
-		case in.Kind == opStatus:
-			res = fmt.Sprintf("paused=%v rev=%d", out.Paused, out.Revision)
+		case in.Kind == opStageRead:
+			res = fmt.Sprintf("paused=%v", out.Paused)
+		case in.Kind == opRevisionRead:
+			res = fmt.Sprintf("rev=%d", out.Revision)
 		case in.Kind == opUpdate && out.OK:
 			res = fmt.Sprintf("rev=%d", out.Revision)
 		case record(in.Kind) == "binding" && (out.OK || in.Kind == opBound):
@@ -192,8 +200,12 @@ func stepTask(s taskState, in adminOp, out adminResult) []interface{} {
 			return nil // a revision other than the one after the current
 		}
 		return []interface{}{s} // refused (a concurrent update won): nothing changed
-	case opStatus:
-		if !out.Mixed && out.Paused == s.Paused && out.Revision == s.Revision {
+	case opStageRead:
+		if !out.Mixed && out.Paused == s.Paused {
+			return []interface{}{s}
+		}
+	case opRevisionRead:
+		if out.Revision == s.Revision {
 			return []interface{}{s}
 		}
 	}

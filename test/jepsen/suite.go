@@ -141,7 +141,7 @@ func Run(tb harness.TB, cfg Config) *Report {
 	checkData(r, data, env, diffs)
 
 	r.Ops, r.OpsUnknown, r.OpsByKind = len(admin.ops), countUnknown(admin), admin.counts
-	r.Linearizable = string(checkLinearizable(admin.ops, time.Minute))
+	r.Linearizable = string(checkLinearizable(admin.ops, 3*time.Minute))
 	if r.Linearizable != string(porcupine.Ok) {
 		prefix := ""
 		if cfg.Report != "" {
