@@ -54,20 +54,7 @@ func TestBootstrapJoinAndAdmin(t *testing.T) {
 	}
 
 	c.MustDmctl("start-task", harness.WriteFile(t, t.TempDir(), "task.yaml", taskYAML("t1", "mysql-01")))
-	var qs struct {
-		Sources []struct {
-			SourceStatus struct {
-				Source, Worker string
-				Epoch          uint64
-			} `json:"sourceStatus"`
-			SubTaskStatus []struct {
-				Name, Stage, Unit string
-				Result            *struct {
-					Errors []struct{ ErrCode, Message, Workaround string } `json:"errors"`
-				} `json:"result"`
-			} `json:"subTaskStatus"`
-		} `json:"sources"`
-	}
+	var qs harness.QueryStatus
 	// Nothing listens at the task's servers: the subtask must pause with an
 	// error that says so and what to do, kept in the FSM.
 	if !harness.Eventually(15*time.Second, func() bool {

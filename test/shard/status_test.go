@@ -6,32 +6,8 @@ import (
 	"github.com/dmraft/dmraft/test/harness"
 )
 
-type subStatus struct {
-	Stage         string   `json:"stage"`
-	Unit          string   `json:"unit"`
-	FinishedUnits []string `json:"finishedUnits"`
-	Result        *struct {
-		Errors []struct {
-			ErrCode, Message, Workaround string
-		} `json:"errors"`
-	} `json:"result"`
-}
-
-type queryStatus struct {
-	Sources []struct {
-		SourceStatus struct {
-			Source string `json:"source"`
-			Worker string `json:"worker"`
-		} `json:"sourceStatus"`
-		SubTaskStatus []subStatus `json:"subTaskStatus"`
-	} `json:"sources"`
-}
-
-func (e *env) status() (queryStatus, error) {
-	var q queryStatus
-	err := e.c.DmctlJSON(&q, "query-status", e.task)
-	return q, err
-}
+// status returns query-status of the task.
+func (e *env) status() (harness.QueryStatus, error) { return e.c.QueryStatus(e.task) }
 
 // failOnError fails the test when a subtask reports an error (a pause).
 func (e *env) failOnError() {
@@ -45,8 +21,8 @@ func (e *env) failOnError() {
 	}
 	for _, s := range q.Sources {
 		for _, st := range s.SubTaskStatus {
-			if st.Result != nil && len(st.Result.Errors) > 0 {
-				e.t.Fatalf("subtask of %s: %+v\n%s", s.SourceStatus.Source, st.Result.Errors, e.c.MustDmctl("shard-ddl-lock", e.task))
+			if errs := st.Errors(); len(errs) > 0 {
+				e.t.Fatalf("subtask of %s: %+v\n%s", s.SourceStatus.Source, errs, e.c.MustDmctl("shard-ddl-lock", e.task))
 			}
 		}
 	}
@@ -58,7 +34,7 @@ func (e *env) failOnError() {
 func (e *env) waitPaused(source, code string, timeout time.Duration) string {
 	e.t.Helper()
 	e.paused.Store(true)
-	var q queryStatus
+	var q harness.QueryStatus
 	var found string
 	if !harness.Eventually(timeout, func() bool {
 		var err error
@@ -67,10 +43,10 @@ func (e *env) waitPaused(source, code string, timeout time.Duration) string {
 		}
 		for _, s := range q.Sources {
 			for _, st := range s.SubTaskStatus {
-				if s.SourceStatus.Source != source || st.Result == nil {
+				if s.SourceStatus.Source != source {
 					continue
 				}
-				for _, er := range st.Result.Errors {
+				for _, er := range st.Errors() {
 					if er.ErrCode == code {
 						found = er.Message + "\n  workaround: " + er.Workaround
 						return true
@@ -89,7 +65,7 @@ func (e *env) waitPaused(source, code string, timeout time.Duration) string {
 // waitSyncing waits until both subtasks run the sync unit.
 func (e *env) waitSyncing(timeout time.Duration) {
 	e.t.Helper()
-	var q queryStatus
+	var q harness.QueryStatus
 	if !harness.Eventually(timeout, func() bool {
 		e.failOnError()
 		var err error

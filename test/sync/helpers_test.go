@@ -14,39 +14,6 @@ import (
 	"github.com/dmraft/dmraft/test/mariadb"
 )
 
-type subError struct {
-	ErrCode, ErrClass, Message, Workaround string
-}
-
-type subStatus struct {
-	Stage         string          `json:"stage"`
-	DesiredStage  string          `json:"desiredStage"`
-	Unit          string          `json:"unit"`
-	FinishedUnits []string        `json:"finishedUnits"`
-	Progress      json.RawMessage `json:"progress"`
-	Result        *struct {
-		Errors []subError `json:"errors"`
-	} `json:"result"`
-}
-
-func (s subStatus) errs() []subError {
-	if s.Result == nil {
-		return nil
-	}
-	return s.Result.Errors
-}
-
-type queryStatus struct {
-	Sources []struct {
-		SourceStatus struct {
-			Source string `json:"source"`
-			Worker string `json:"worker"`
-			Epoch  uint64 `json:"epoch"`
-		} `json:"sourceStatus"`
-		SubTaskStatus []subStatus `json:"subTaskStatus"`
-	} `json:"sources"`
-}
-
 // syncProgress is the part of the sync unit's status the tests read.
 type syncProgress struct {
 	Stage        string `json:"stage"`
@@ -57,11 +24,7 @@ type syncProgress struct {
 }
 
 // subtask is the state of task's only subtask.
-type subtask struct {
-	Worker string
-	Epoch  uint64
-	subStatus
-}
+type subtask struct{ harness.Subtask }
 
 func (s subtask) sync() (syncProgress, bool) {
 	var p syncProgress
@@ -72,15 +35,8 @@ func (s subtask) sync() (syncProgress, bool) {
 }
 
 func status(c *harness.Cluster, task string) (subtask, error) {
-	var q queryStatus
-	if err := c.DmctlJSON(&q, "query-status", task); err != nil {
-		return subtask{}, err
-	}
-	if len(q.Sources) != 1 || len(q.Sources[0].SubTaskStatus) != 1 {
-		return subtask{}, fmt.Errorf("query-status: want one subtask, got %+v", q)
-	}
-	s := q.Sources[0]
-	return subtask{Worker: s.SourceStatus.Worker, Epoch: s.SourceStatus.Epoch, subStatus: s.SubTaskStatus[0]}, nil
+	st, err := c.OnlySubtask(task)
+	return subtask{st}, err
 }
 
 // waitStatus polls query-status until cond holds, failing on a subtask
@@ -89,14 +45,14 @@ func waitStatus(t *testing.T, c *harness.Cluster, task string, timeout time.Dura
 	t.Helper()
 	var st subtask
 	var err error
-	var bad []subError
+	var bad []harness.SubtaskError
 	ok := harness.Eventually(timeout, func() bool {
 		st, err = status(c, task)
 		if err != nil {
 			return false
 		}
-		if !allowErr && len(st.errs()) > 0 {
-			bad = st.errs()
+		if !allowErr && len(st.Errors()) > 0 {
+			bad = st.Errors()
 			return true
 		}
 		return cond(st)
@@ -232,10 +188,10 @@ func converge(t *testing.T, c *harness.Cluster, task string, up, down *mariadb.S
 	t.Helper()
 	ctx := context.Background()
 	var last []string
-	var bad []subError
+	var bad []harness.SubtaskError
 	ok := harness.Eventually(timeout, func() bool {
-		if st, err := status(c, task); err == nil && len(st.errs()) > 0 {
-			bad = st.errs()
+		if st, err := status(c, task); err == nil && len(st.Errors()) > 0 {
+			bad = st.Errors()
 			return true
 		}
 		last = diff(ctx, up, down, db)
@@ -289,10 +245,10 @@ func rowsPerEpoch(bs []batch) map[uint64]int {
 }
 
 // waitErr waits until the subtask reports an error and returns it.
-func waitErr(t *testing.T, c *harness.Cluster, task string, timeout time.Duration) (subtask, subError) {
+func waitErr(t *testing.T, c *harness.Cluster, task string, timeout time.Duration) (subtask, harness.SubtaskError) {
 	t.Helper()
-	st := waitStatus(t, c, task, timeout, "a subtask error", true, func(s subtask) bool { return len(s.errs()) > 0 })
-	return st, st.errs()[0]
+	st := waitStatus(t, c, task, timeout, "a subtask error", true, func(s subtask) bool { return len(s.Errors()) > 0 })
+	return st, st.Errors()[0]
 }
 
 // count returns SELECT COUNT(*) of a query's table on s.

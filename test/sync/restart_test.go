@@ -38,7 +38,7 @@ func TestRestartSourceAndTarget(t *testing.T) {
 	w.halt()
 	converge(t, c, "rs1", up, down, "app", 90*time.Second)
 	st, err := status(c, "rs1")
-	if err != nil || st.Stage != "Running" || len(st.errs()) > 0 {
+	if err != nil || st.Stage != "Running" || len(st.Errors()) > 0 {
 		t.Errorf("after the restarts: %+v %v", st, err)
 	}
 	if w.errs.Load() == 0 {
