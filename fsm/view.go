@@ -1,6 +1,8 @@
 package fsm
 
 import (
+	"maps"
+	"slices"
 	"sort"
 
 	pb "github.com/dmraft/dmraft/proto"
@@ -108,11 +110,5 @@ func (v *View) TasksUsingSource(source string) []string {
 	return out
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
+// sortedKeys returns the keys of m in order.
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }

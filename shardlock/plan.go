@@ -3,6 +3,7 @@ package shardlock
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -489,11 +490,5 @@ func (s *step) decide(k string, joined *Schema, members []string) ([]string, *Sc
 	return join(joined, before, after, others, k, quoteName(s.g.downSchema)+"."+quoteName(s.g.downTable))
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
+// sortedKeys returns the keys of m in order.
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
