@@ -29,43 +29,52 @@ func rootCommand() *cobra.Command {
 }
 
 func startCommand() *cobra.Command {
-	var cfg daemon.Config
-	var configFile, pprofAddr string
+	var o nodeOptions
 	cmd := &cobra.Command{
 		Use:   "start",
 		Short: "Run a node in the foreground (--bootstrap creates a new cluster; without it a node restarts with its data dir)",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := applyConfigFile(cmd.Flags(), configFile, &cfg); err != nil {
-				return err
-			}
-			return run(cfg, pprofAddr)
-		},
+		RunE:  func(cmd *cobra.Command, _ []string) error { return o.run(cmd.Flags()) },
 	}
-	bindFlags(cmd.Flags(), &cfg, &configFile)
-	cmd.Flags().StringVar(&pprofAddr, "pprof-addr", "", "serve Go profiles (net/http/pprof) on this loopback host:port; empty: off")
-	cmd.Flags().BoolVar(&cfg.Bootstrap, "bootstrap", false, "create a new one-node cluster (only on an empty data dir)")
+	o.bind(cmd.Flags())
+	cmd.Flags().BoolVar(&o.cfg.Bootstrap, "bootstrap", false, "create a new one-node cluster (only on an empty data dir)")
 	return cmd
 }
 
 func joinCommand() *cobra.Command {
-	var cfg daemon.Config
-	var configFile, pprofAddr string
+	var o nodeOptions
 	cmd := &cobra.Command{
 		Use:   "join PEER_ADDR",
 		Short: "Start a node and ask the cluster, through any member's admin address, to add it as a voter",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := applyConfigFile(cmd.Flags(), configFile, &cfg); err != nil {
-				return err
-			}
-			cfg.Join = args[0]
-			return run(cfg, pprofAddr)
+			o.cfg.Join = args[0]
+			return o.run(cmd.Flags())
 		},
 	}
-	bindFlags(cmd.Flags(), &cfg, &configFile)
-	cmd.Flags().StringVar(&pprofAddr, "pprof-addr", "", "serve Go profiles (net/http/pprof) on this loopback host:port; empty: off")
+	o.bind(cmd.Flags())
 	return cmd
+}
+
+// nodeOptions are what start and join read from their flags and --config.
+type nodeOptions struct {
+	cfg        daemon.Config
+	configFile string
+	pprofAddr  string
+}
+
+func (o *nodeOptions) bind(fs *pflag.FlagSet) {
+	bindFlags(fs, &o.cfg, &o.configFile)
+	fs.StringVar(&o.pprofAddr, "pprof-addr", "", "serve Go profiles (net/http/pprof) on this loopback host:port; empty: off")
+}
+
+// run reads the --config file into the flags not given and runs the node
+// until it is stopped.
+func (o *nodeOptions) run(fs *pflag.FlagSet) error {
+	if err := applyConfigFile(fs, o.configFile, &o.cfg); err != nil {
+		return err
+	}
+	return run(o.cfg, o.pprofAddr)
 }
 
 func bindFlags(fs *pflag.FlagSet, cfg *daemon.Config, configFile *string) {
