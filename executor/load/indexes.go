@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/go-sql-driver/mysql"
 
@@ -88,19 +89,23 @@ func (s *Store) CreateTableDeferred(ctx context.Context, t *dump.Table, createSQ
 	return CreateTable(ctx, s.DB, t, createSQL)
 }
 
+// IndexBuilders is how many tables get their deferred indexes at once:
+// each ALTER TABLE sorts on one core, so on a small machine a few in
+// parallel shorten the tail of the load.
+const IndexBuilders = 4
+
 // AddDeferredIndexes adds the recorded secondary indexes that the target
-// tables lack, then forgets them. It is idempotent: an index that exists
-// already is skipped.
+// tables lack, then forgets them, up to IndexBuilders tables at a time. It
+// is idempotent: an index that exists already is skipped.
 func (s *Store) AddDeferredIndexes(ctx context.Context) error {
 	rows, err := s.DB.QueryContext(ctx, "SELECT target_schema, target_table, index_name, definition FROM "+s.Meta.Table(target.IndexTable)+
 		" WHERE task = ? AND source = ? ORDER BY target_schema, target_table, index_name", s.Fence.Task, s.Fence.Source)
 	if err != nil {
 		return fmt.Errorf("read deferred indexes: %w", err)
 	}
-	type index struct{ schema, table, name, def string }
-	var todo []index
+	var todo []deferredIndex
 	for rows.Next() {
-		var ix index
+		var ix deferredIndex
 		if err := rows.Scan(&ix.schema, &ix.table, &ix.name, &ix.def); err != nil {
 			rows.Close()
 			return fmt.Errorf("read deferred indexes: %w", err)
@@ -108,33 +113,71 @@ func (s *Store) AddDeferredIndexes(ctx context.Context) error {
 		todo = append(todo, ix)
 	}
 	rows.Close()
-	// One ALTER per table adds all its indexes in one pass.
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read deferred indexes: %w", err)
+	}
+	var tables [][]deferredIndex
 	for i := 0; i < len(todo); {
 		j := i
-		var adds []string
-		for ; j < len(todo) && todo[j].schema == todo[i].schema && todo[j].table == todo[i].table; j++ {
-			var n int
-			if err := s.DB.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = ?",
-				todo[j].schema, todo[j].table, todo[j].name).Scan(&n); err != nil {
-				return fmt.Errorf("look up index %s: %w", todo[j].name, err)
-			}
-			if n == 0 {
-				adds = append(adds, "ADD "+todo[j].def)
-			}
+		for j < len(todo) && todo[j].schema == todo[i].schema && todo[j].table == todo[i].table {
+			j++
 		}
-		tbl := target.QuoteTable(todo[i].schema, todo[i].table)
-		if len(adds) > 0 {
-			_, err := s.DB.ExecContext(ctx, "ALTER TABLE "+tbl+" "+strings.Join(adds, ", "))
-			var me *mysql.MySQLError
-			if err != nil && !(errors.As(err, &me) && me.Number == 1061) { // 1061: duplicate key name
-				return fmt.Errorf("add the deferred indexes of %s: %w", tbl, err)
-			}
-		}
-		if _, err := s.DB.ExecContext(ctx, "DELETE FROM "+s.Meta.Table(target.IndexTable)+" WHERE task = ? AND source = ? AND target_schema = ? AND target_table = ?",
-			s.Fence.Task, s.Fence.Source, todo[i].schema, todo[i].table); err != nil {
-			return fmt.Errorf("forget deferred indexes of %s: %w", tbl, err)
-		}
+		tables = append(tables, todo[i:j])
 		i = j
+	}
+	next := make(chan []deferredIndex)
+	errs := make(chan error, len(tables))
+	var wg sync.WaitGroup
+	for range min(IndexBuilders, len(tables)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for t := range next {
+				errs <- s.addTableIndexes(ctx, t)
+			}
+		}()
+	}
+	for _, t := range tables {
+		next <- t
+	}
+	close(next)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type deferredIndex struct{ schema, table, name, def string }
+
+// addTableIndexes adds one table's missing indexes in one ALTER (one pass
+// over the table), then forgets them.
+func (s *Store) addTableIndexes(ctx context.Context, ixs []deferredIndex) error {
+	var adds []string
+	for _, ix := range ixs {
+		var n int
+		if err := s.DB.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = ?",
+			ix.schema, ix.table, ix.name).Scan(&n); err != nil {
+			return fmt.Errorf("look up index %s: %w", ix.name, err)
+		}
+		if n == 0 {
+			adds = append(adds, "ADD "+ix.def)
+		}
+	}
+	tbl := target.QuoteTable(ixs[0].schema, ixs[0].table)
+	if len(adds) > 0 {
+		_, err := s.DB.ExecContext(ctx, "ALTER TABLE "+tbl+" "+strings.Join(adds, ", "))
+		var me *mysql.MySQLError
+		if err != nil && !(errors.As(err, &me) && me.Number == 1061) { // 1061: duplicate key name
+			return fmt.Errorf("add the deferred indexes of %s: %w", tbl, err)
+		}
+	}
+	if _, err := s.DB.ExecContext(ctx, "DELETE FROM "+s.Meta.Table(target.IndexTable)+" WHERE task = ? AND source = ? AND target_schema = ? AND target_table = ?",
+		s.Fence.Task, s.Fence.Source, ixs[0].schema, ixs[0].table); err != nil {
+		return fmt.Errorf("forget deferred indexes of %s: %w", tbl, err)
 	}
 	return nil
 }

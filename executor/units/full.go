@@ -177,9 +177,11 @@ func (u *fullUnit) run(ctx context.Context) error {
 		snap = nil
 	}
 	u.prog.setStage("adding secondary indexes")
+	indexStart := time.Now()
 	if err := retry(ctx, u.log, "add deferred indexes", func() error { return store.AddDeferredIndexes(ctx) }); err != nil {
 		return targetError("add the secondary indexes left out during the load", err)
 	}
+	u.log.Info().Dur("took", time.Since(indexStart)).Msg("secondary indexes added")
 	u.prog.setStage("creating views")
 	if err := u.copyViews(ctx, sdb, tdb); err != nil {
 		return err

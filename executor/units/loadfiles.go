@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -180,9 +181,11 @@ func (u *loadFilesUnit) run(ctx context.Context) error {
 		}
 	}
 	u.prog.setStage("adding secondary indexes")
+	indexStart := time.Now()
 	if err := retry(ctx, u.log, "add deferred indexes", func() error { return store.AddDeferredIndexes(ctx) }); err != nil {
 		return targetError("add the secondary indexes left out during the load", err)
 	}
+	u.log.Info().Dur("took", time.Since(indexStart)).Msg("secondary indexes added")
 	u.prog.setStage("creating views")
 	if err := u.createViews(ctx, dir, sel, tdb); err != nil {
 		return err

@@ -2,6 +2,7 @@ package full
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -75,6 +76,17 @@ func TestBenchFull(t *testing.T) {
 	waitFinished(t, c, "bench", 60*time.Minute)
 	wall := time.Since(start)
 	rss, cpu := procStats(c.Nodes[0].Addr)
+	if logText, err := os.ReadFile(c.Nodes[0].LogPath); err == nil {
+		for _, line := range strings.Split(string(logText), "\n") {
+			if strings.Contains(line, "secondary indexes added") {
+				var entry struct {
+					Took float64 `json:"took"`
+				}
+				json.Unmarshal([]byte(line), &entry) //nolint:errcheck // best effort
+				t.Logf("dmraft: the deferred secondary indexes took %.1f s of the %v", entry.Took/1000, wall.Round(100*time.Millisecond))
+			}
+		}
+	}
 	results = append(results, result{"dmraft full", wall, rss, cpu, pidCPU(up.PID()) - up0, pidCPU(down.PID()) - down0})
 	verify("dmraft")
 
