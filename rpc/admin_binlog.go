@@ -24,11 +24,7 @@ import (
 // subtask, then resumes them; the sync unit applies the operator when it
 // reaches that DDL (executor/sync/operator.go).
 func (s *Server) Binlog(ctx context.Context, req *pb.BinlogRequest) (*pb.BinlogResponse, error) {
-	return atLeader(ctx, s, func(ctx context.Context) (*pb.BinlogResponse, error) {
-		v, err := s.freshView(ctx)
-		if err != nil {
-			return nil, err
-		}
+	return atLeaderWithView(ctx, s, func(ctx context.Context, v *fsm.View) (*pb.BinlogResponse, error) {
 		op, err := binlogOperator(req)
 		if err != nil {
 			return nil, invalid(err)

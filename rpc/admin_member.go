@@ -62,11 +62,7 @@ func (s *Server) schedulerMembers() []scheduler.Member {
 // OfflineMember removes a dead member from the cluster; its sources are
 // rebound by the scheduler.
 func (s *Server) OfflineMember(ctx context.Context, req *pb.OfflineMemberRequest) (*pb.OfflineMemberResponse, error) {
-	return atLeader(ctx, s, func(ctx context.Context) (*pb.OfflineMemberResponse, error) {
-		v, err := s.freshView(ctx)
-		if err != nil {
-			return nil, err
-		}
+	return atLeaderWithView(ctx, s, func(ctx context.Context, v *fsm.View) (*pb.OfflineMemberResponse, error) {
 		if req.Name == s.node.Name() {
 			return nil, status.Errorf(codes.FailedPrecondition, "%s is the leader; stop it (SIGTERM hands leadership over) or `operate-leader evict` it first", req.Name)
 		}
@@ -88,11 +84,7 @@ func (s *Server) OfflineMember(ctx context.Context, req *pb.OfflineMemberRequest
 
 // TransferSource moves a source to another node with a new epoch.
 func (s *Server) TransferSource(ctx context.Context, req *pb.TransferSourceRequest) (*pb.TransferSourceResponse, error) {
-	return atLeader(ctx, s, func(ctx context.Context) (*pb.TransferSourceResponse, error) {
-		v, err := s.freshView(ctx)
-		if err != nil {
-			return nil, err
-		}
+	return atLeaderWithView(ctx, s, func(ctx context.Context, v *fsm.View) (*pb.TransferSourceResponse, error) {
 		cmd, err := scheduler.PlanTransfer(v, req.SourceId, req.Node, s.schedulerMembers())
 		if errors.Is(err, scheduler.ErrAlreadyBound) { // idempotent: nothing to move
 			b := v.Bindings[req.SourceId]

@@ -7,6 +7,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/dmraft/dmraft/fsm"
 	pb "github.com/dmraft/dmraft/proto"
 	"github.com/dmraft/dmraft/shardlock"
 )
@@ -14,11 +15,7 @@ import (
 // ShardDDLLock shows shard-DDL locks, or unlocks one: the waiting shards go
 // on (skip) and every checkpoint is kept.
 func (s *Server) ShardDDLLock(ctx context.Context, req *pb.ShardDDLLockRequest) (*pb.ShardDDLLockResponse, error) {
-	return atLeader(ctx, s, func(ctx context.Context) (*pb.ShardDDLLockResponse, error) {
-		v, err := s.freshView(ctx)
-		if err != nil {
-			return nil, err
-		}
+	return atLeaderWithView(ctx, s, func(ctx context.Context, v *fsm.View) (*pb.ShardDDLLockResponse, error) {
 		switch req.Op {
 		case "", "show":
 		case "unlock":

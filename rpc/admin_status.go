@@ -19,11 +19,7 @@ const runnerStatusTimeout = 2 * time.Second
 // QueryStatus reports each task's desired state from the FSM and the live
 // state of its runners, asked of the nodes the sources are bound to.
 func (s *Server) QueryStatus(ctx context.Context, req *pb.QueryStatusRequest) (*pb.QueryStatusResponse, error) {
-	return atLeader(ctx, s, func(ctx context.Context) (*pb.QueryStatusResponse, error) {
-		v, err := s.freshView(ctx)
-		if err != nil {
-			return nil, err
-		}
+	return atLeaderWithView(ctx, s, func(ctx context.Context, v *fsm.View) (*pb.QueryStatusResponse, error) {
 		names := v.TaskNames()
 		if req.Name != "" {
 			if _, found := v.Tasks[req.Name]; !found {

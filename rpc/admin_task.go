@@ -34,11 +34,7 @@ func (s *Server) parseTask(text string, edit func(*config.Task) error) (*pb.Task
 
 // StartTask creates a task and its subtasks.
 func (s *Server) StartTask(ctx context.Context, req *pb.StartTaskRequest) (*pb.TaskResponse, error) {
-	return atLeader(ctx, s, func(ctx context.Context) (*pb.TaskResponse, error) {
-		v, err := s.freshView(ctx)
-		if err != nil {
-			return nil, err
-		}
+	return atLeaderWithView(ctx, s, func(ctx context.Context, v *fsm.View) (*pb.TaskResponse, error) {
 		task, err := s.parseTask(req.TaskYaml, func(t *config.Task) error { return s.applyStartTime(ctx, v, t, req.StartTimeUnix) })
 		if err != nil {
 			return nil, err
@@ -65,11 +61,7 @@ func (s *Server) StartTask(ctx context.Context, req *pb.StartTaskRequest) (*pb.T
 
 // UpdateTask raises a task's revision with a new configuration.
 func (s *Server) UpdateTask(ctx context.Context, req *pb.StartTaskRequest) (*pb.TaskResponse, error) {
-	return atLeader(ctx, s, func(ctx context.Context) (*pb.TaskResponse, error) {
-		v, err := s.freshView(ctx)
-		if err != nil {
-			return nil, err
-		}
+	return atLeaderWithView(ctx, s, func(ctx context.Context, v *fsm.View) (*pb.TaskResponse, error) {
 		task, err := s.parseTask(req.TaskYaml, func(t *config.Task) error { return keepStartTime(v, t) })
 		if err != nil {
 			return nil, err
@@ -114,11 +106,7 @@ func (s *Server) ResumeTask(ctx context.Context, req *pb.TaskOpRequest) (*pb.Tas
 func (s *Server) taskOp(ctx context.Context, req *pb.TaskOpRequest, result string,
 	plan func(*fsm.View) (*pb.Command, error),
 	remote func(context.Context, pb.AdminClient) (*pb.TaskResponse, error)) (*pb.TaskResponse, error) {
-	return atLeader(ctx, s, func(ctx context.Context) (*pb.TaskResponse, error) {
-		v, err := s.freshView(ctx)
-		if err != nil {
-			return nil, err
-		}
+	return atLeaderWithView(ctx, s, func(ctx context.Context, v *fsm.View) (*pb.TaskResponse, error) {
 		resp := taskResponse(v, req.Name, result)
 		cmd, err := plan(v)
 		if err != nil {

@@ -88,6 +88,19 @@ func atLeader[Resp any](ctx context.Context, s *Server, local func(context.Conte
 	return remote(metadata.AppendToOutgoingContext(ctx, forwardedKey, "1"), conn)
 }
 
+// atLeaderWithView is atLeader whose local part runs with a fresh view
+// (freshView): one that holds every command committed before the call.
+func atLeaderWithView[Resp any](ctx context.Context, s *Server, local func(context.Context, *fsm.View) (Resp, error), remote func(context.Context, *grpc.ClientConn) (Resp, error)) (Resp, error) {
+	return atLeader(ctx, s, func(ctx context.Context) (Resp, error) {
+		v, err := s.freshView(ctx)
+		if err != nil {
+			var zero Resp
+			return zero, err
+		}
+		return local(ctx, v)
+	}, remote)
+}
+
 // freshView returns the leader's view after a barrier, so it holds every
 // command committed before the call.
 func (s *Server) freshView(ctx context.Context) (*fsm.View, error) {
