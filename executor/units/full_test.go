@@ -42,30 +42,7 @@ func assignment(t *testing.T, up, down *mariadb.Server, taskExtra string, epoch 
 	if err != nil {
 		t.Fatal(err)
 	}
-	task, err := config.ParseTask([]byte(fmt.Sprintf(`name: t1
-task-mode: full
-target-database:
-  host: 127.0.0.1
-  port: %d
-  user: %s
-  password: %s
-mysql-instances:
-  - source-id: src1
-    block-allow-list: bal
-    route-rules: [r1]
-    mydumper-config-name: md
-    loader-config-name: ld
-block-allow-list:
-  bal:
-    do-dbs: ["~^app"]
-    ignore-tables: [{db-name: app, tbl-name: secret}]
-routes:
-  r1: {schema-pattern: app, table-pattern: routed, target-schema: other, target-table: renamed}
-mydumpers:
-  md: {threads: 2, rows: 1000, statement-size: 20000}
-loaders:
-  ld: {pool-size: 3}
-%s`, down.Port, mariadb.User, mariadb.Password, taskExtra)))
+	task, err := config.ParseTask([]byte(full.TaskYAML("t1", down.Port, "threads: 2, rows: 1000, statement-size: 20000", "pool-size: 3", taskExtra)))
 	if err != nil {
 		t.Fatal(err)
 	}

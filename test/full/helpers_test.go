@@ -85,33 +85,10 @@ func sourceYAML(id string, up *mariadb.Server) string {
 		id, up.Port, mariadb.User, mariadb.Password)
 }
 
-// taskYAML is a full task for source src1 into down, with a routed table
-// and a filtered-out table; extra is appended (e.g. mydumpers).
+// taskYAML is TaskYAML into down with the given dump rows and threads and
+// load pool size.
 func taskYAML(name string, down *mariadb.Server, rows, threads, pool int) string {
-	return fmt.Sprintf(`name: %s
-task-mode: full
-target-database:
-  host: 127.0.0.1
-  port: %d
-  user: %s
-  password: %s
-mysql-instances:
-  - source-id: src1
-    block-allow-list: bal
-    route-rules: [r1]
-    mydumper-config-name: md
-    loader-config-name: ld
-block-allow-list:
-  bal:
-    do-dbs: ["~^app"]
-    ignore-tables: [{db-name: app, tbl-name: secret}]
-routes:
-  r1: {schema-pattern: app, table-pattern: routed, target-schema: other, target-table: renamed}
-mydumpers:
-  md: {threads: %d, rows: %d}
-loaders:
-  ld: {pool-size: %d}
-`, name, down.Port, mariadb.User, mariadb.Password, threads, rows, pool)
+	return TaskYAML(name, down.Port, fmt.Sprintf("threads: %d, rows: %d", threads, rows), fmt.Sprintf("pool-size: %d", pool), "")
 }
 
 // seed creates the shared dataset with bulkRows rows in app.bulk.
