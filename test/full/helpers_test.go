@@ -1,7 +1,6 @@
 package full
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -11,28 +10,8 @@ import (
 	"github.com/dmraft/dmraft/test/mariadb"
 )
 
-type subStatus struct {
-	Stage         string          `json:"stage"`
-	Unit          string          `json:"unit"`
-	FinishedUnits []string        `json:"finishedUnits"`
-	Progress      json.RawMessage `json:"progress"`
-	Result        *struct {
-		Errors []struct {
-			ErrCode, Message, Workaround string
-		} `json:"errors"`
-	} `json:"result"`
-}
-
-type queryStatus struct {
-	Sources []struct {
-		SourceStatus struct {
-			Source string `json:"source"`
-			Worker string `json:"worker"`
-			Epoch  uint64 `json:"epoch"`
-		} `json:"sourceStatus"`
-		SubTaskStatus []subStatus `json:"subTaskStatus"`
-	} `json:"sources"`
-}
+// subStatus is a subtask's query-status.
+type subStatus = harness.SubtaskStatus
 
 type loadProgress struct {
 	FinishedRows int64  `json:"finishedRows"`
@@ -42,15 +21,8 @@ type loadProgress struct {
 
 // status returns the worker and the subtask status of task's only source.
 func status(c *harness.Cluster, task string) (worker string, epoch uint64, st subStatus, err error) {
-	var q queryStatus
-	if err = c.DmctlJSON(&q, "query-status", task); err != nil {
-		return "", 0, st, err
-	}
-	if len(q.Sources) != 1 || len(q.Sources[0].SubTaskStatus) != 1 {
-		return "", 0, st, fmt.Errorf("query-status: want one subtask, got %+v", q)
-	}
-	s := q.Sources[0]
-	return s.SourceStatus.Worker, s.SourceStatus.Epoch, s.SubTaskStatus[0], nil
+	sub, err := c.OnlySubtask(task)
+	return sub.Worker, sub.Epoch, sub.SubtaskStatus, err
 }
 
 func finished(st subStatus) bool {
