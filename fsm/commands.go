@@ -1,6 +1,8 @@
 package fsm
 
 import (
+	"maps"
+
 	"google.golang.org/protobuf/proto"
 
 	pb "github.com/dmraft/dmraft/proto"
@@ -59,11 +61,7 @@ func applyRemoveNode(v *View, c *pb.RemoveNode, _ int64) *pb.ApplyResult {
 		return fail(CodeNodeNotFound, "no member named %q", c.Name)
 	}
 	delete(v.Nodes, c.Name)
-	for id, b := range v.Bindings {
-		if b.Node == c.Name {
-			delete(v.Bindings, id)
-		}
-	}
+	maps.DeleteFunc(v.Bindings, func(_ string, b *pb.Binding) bool { return b.Node == c.Name })
 	return ok()
 }
 
@@ -186,24 +184,11 @@ func applyRemoveTask(v *View, c *pb.RemoveTask, _ int64) *pb.ApplyResult {
 		return fail(CodeTaskNotFound, "task %q does not exist", c.Name)
 	}
 	delete(v.Tasks, c.Name)
-	for k := range v.Subtasks {
-		if k.Task == c.Name {
-			delete(v.Subtasks, k)
-		}
-	}
-	for k, info := range v.ShardInfos {
-		if info.Task == c.Name {
-			delete(v.ShardInfos, k)
-		}
-	}
+	maps.DeleteFunc(v.Subtasks, func(k SubtaskKey, _ *pb.Subtask) bool { return k.Task == c.Name })
+	maps.DeleteFunc(v.ShardInfos, func(_ string, info *pb.ShardInfo) bool { return info.Task == c.Name })
 	for id, lock := range v.ShardLocks {
 		if lock.Task == c.Name {
-			delete(v.ShardLocks, id)
-			for k, op := range v.ShardOperations {
-				if op.LockId == id {
-					delete(v.ShardOperations, k)
-				}
-			}
+			removeShardLock(v, id)
 		}
 	}
 	return ok()
@@ -380,13 +365,14 @@ func applyRemoveShardLock(v *View, c *pb.RemoveShardLock, _ int64) *pb.ApplyResu
 	if c.Version != 0 && l.Version != c.Version {
 		return fail(CodeStaleRevision, "remove shard DDL lock %q at version %d, but it is at version %d", c.Id, c.Version, l.Version)
 	}
-	delete(v.ShardLocks, c.Id)
-	for k, op := range v.ShardOperations {
-		if op.LockId == c.Id {
-			delete(v.ShardOperations, k)
-		}
-	}
+	removeShardLock(v, c.Id)
 	return ok()
+}
+
+// removeShardLock deletes a lock and the operations put with it.
+func removeShardLock(v *View, id string) {
+	delete(v.ShardLocks, id)
+	maps.DeleteFunc(v.ShardOperations, func(_ string, op *pb.ShardOperation) bool { return op.LockId == id })
 }
 
 // applySetBinlogOperator sets (or, with no operator, clears) the `dmctl
