@@ -72,27 +72,27 @@ func AppendLiteral(buf []byte, c Column, v []byte) []byte {
 var quotable = map[string]bool{"utf8mb4": true, "utf8mb3": true, "utf8": true, "latin1": true, "ascii": true}
 
 // appendQuoted appends 'v' with NUL, quote, backslash, CR, LF and ^Z
-// escaped (the writer sessions never set NO_BACKSLASH_ESCAPES).
+// escaped (the writer sessions never set NO_BACKSLASH_ESCAPES). Runs of
+// bytes that need no escape are copied at once.
 func appendQuoted(buf []byte, v []byte) []byte {
 	buf = append(buf, '\'')
-	for _, b := range v {
-		switch b {
-		case 0:
-			buf = append(buf, '\\', '0')
-		case '\'', '\\':
-			buf = append(buf, '\\', b)
-		case '\n':
-			buf = append(buf, '\\', 'n')
-		case '\r':
-			buf = append(buf, '\\', 'r')
-		case 0x1a:
-			buf = append(buf, '\\', 'Z')
-		default:
-			buf = append(buf, b)
+	start := 0
+	for i, b := range v {
+		esc := quoteEscape[b]
+		if esc == 0 {
+			continue
 		}
+		buf = append(buf, v[start:i]...)
+		buf = append(buf, '\\', esc)
+		start = i + 1
 	}
+	buf = append(buf, v[start:]...)
 	return append(buf, '\'')
 }
+
+// quoteEscape maps a byte to the letter that follows the backslash in its
+// escape, or 0 when the byte is written as is.
+var quoteEscape = [256]byte{0: '0', '\'': '\'', '\\': '\\', '\n': 'n', '\r': 'r', 0x1a: 'Z'}
 
 // safeText reports whether a number or temporal text can be embedded as is
 // (it always can when it comes from the server; this guards bounds read
