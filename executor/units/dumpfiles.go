@@ -104,7 +104,12 @@ func (u *dumpFilesUnit) Run(ctx context.Context) error {
 	if err != nil {
 		return sourceError("open a consistent snapshot", err)
 	}
-	defer snap.Close()
+	closed := false
+	defer func() {
+		if !closed {
+			snap.Close()
+		}
+	}()
 	w, err := dump.NewDirWriter(final)
 	if err != nil {
 		return dumpDirError(u.d.Node, final, err)
@@ -135,6 +140,7 @@ func (u *dumpFilesUnit) Run(ctx context.Context) error {
 		return dumpDirError(u.d.Node, final, err)
 	}
 	snap.Close()
+	closed = true
 	u.log.Info().Str("dir", final).Str("node", u.d.Node).Msg("dump directory complete")
 	u.prog.finished()
 	return proposeMarks(ctx, u.d, u.a, u.task, u.inst, u.log, []unitMark{{UnitDump, snap.Position}})

@@ -265,4 +265,13 @@ func TestDumpFilesFailover(t *testing.T) {
 	c.MustDmctl("start-task", harness.WriteFile(t, t.TempDir(), "load.yaml", fileTaskYAML("loadfo", "load", "./dumps/dumpfo.src1", down)))
 	waitFinished(t, c, "loadfo", 120*time.Second)
 	checkCopy(t, up, down)
+
+	// The same task started again finds the earlier dump in its way: it
+	// pauses naming the directory instead of overwriting it.
+	c.MustDmctl("stop-task", "dumpfo")
+	c.MustDmctl("start-task", harness.WriteFile(t, t.TempDir(), "dump2.yaml", y))
+	code, msg, _ := waitError(t, c, "dumpfo", 60*time.Second)
+	if code != "DumpDirExists" || !strings.Contains(msg, dir) {
+		t.Errorf("a second dump into the same directory: %s: %s; want DumpDirExists naming %s", code, msg, dir)
+	}
 }
