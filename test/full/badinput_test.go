@@ -44,7 +44,7 @@ func TestTargetDiskFull(t *testing.T) {
 	up.Exec(t, BulkTable("app", "bulk", 20000)...)
 	down.Exec(t, "CREATE DATABASE app", "SET SESSION max_heap_table_size = 4194304",
 		"CREATE TABLE app.bulk (id BIGINT NOT NULL PRIMARY KEY, k INT NOT NULL, c CHAR(120) NOT NULL, pad CHAR(60) NOT NULL, note VARCHAR(64) NULL, KEY (k)) ENGINE=MEMORY")
-	c.MustDmctl("operate-source", "create", harness.WriteFile(t, t.TempDir(), "s.yaml", sourceYAML("src1", up)))
+	c.MustDmctl("operate-source", "create", harness.WriteFile(t, t.TempDir(), "s.yaml", up.SourceYAML("src1")))
 	c.MustDmctl("start-task", harness.WriteFile(t, t.TempDir(), "task.yaml", bulkTaskYAML("df", down, "")))
 
 	code, msg, fix := waitError(t, c, "df", 90*time.Second)
@@ -88,7 +88,7 @@ func TestSourceDroppedDuringDump(t *testing.T) {
 	wantN, wantSum := up.Checksum(t, "app_two", "comp")
 	down.Exec(t, "CREATE DATABASE app")
 	down.Exec(t, BulkTable("app", "bulk", 0)[0], BulkTable("app", "victim", 0)[0])
-	c.MustDmctl("operate-source", "create", harness.WriteFile(t, t.TempDir(), "s.yaml", sourceYAML("src1", up)))
+	c.MustDmctl("operate-source", "create", harness.WriteFile(t, t.TempDir(), "s.yaml", up.SourceYAML("src1")))
 
 	// Hold the last chunk of app.bulk (the last chunk of the copy).
 	unlock := holdRow(t, down, "app.bulk", 60000)

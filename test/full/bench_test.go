@@ -67,7 +67,7 @@ func TestBenchFull(t *testing.T) {
 	// dmraft: a one-node cluster, task-mode full, defaults (4 threads, pool 16).
 	reset()
 	c := harness.NewCluster(t, 1, harness.Options{})
-	c.MustDmctl("operate-source", "create", harness.WriteFile(t, t.TempDir(), "s.yaml", sourceYAML("src1", up)))
+	c.MustDmctl("operate-source", "create", harness.WriteFile(t, t.TempDir(), "s.yaml", up.SourceYAML("src1")))
 	task := fmt.Sprintf("name: bench\ntask-mode: full\ntarget-database: {host: 127.0.0.1, port: %d, user: %s, password: %s}\nmysql-instances:\n  - source-id: src1\n    block-allow-list: bal\n    loader: {on-duplicate-logical: %s}\nblock-allow-list:\n  bal: {do-dbs: [sbtest]}\n",
 		down.Port, mariadb.User, mariadb.Password, cmpOr(os.Getenv("DMRAFT_BENCH_ON_DUPLICATE"), "replace"))
 	up0, down0 := pidCPU(up.PID()), pidCPU(down.PID())

@@ -69,7 +69,7 @@ func waitError(t *testing.T, c *harness.Cluster, task string, timeout time.Durat
 func TestDumpThenLoadFiles(t *testing.T) {
 	c, up, down := startAll(t)
 	seed(t, up, 20000)
-	c.MustDmctl("operate-source", "create", harness.WriteFile(t, t.TempDir(), "s.yaml", sourceYAML("src1", up)))
+	c.MustDmctl("operate-source", "create", harness.WriteFile(t, t.TempDir(), "s.yaml", up.SourceYAML("src1")))
 
 	c.MustDmctl("start-task", harness.WriteFile(t, t.TempDir(), "dump.yaml", fileTaskYAML("dumpt", "dump", "./dumps", down)))
 	waitUnit(t, c, "dumpt", "dump", 90*time.Second)
@@ -224,7 +224,7 @@ func checkDumpDir(t *testing.T, up *mariadb.Server, dir string) {
 func TestDumpFilesFailover(t *testing.T) {
 	c, up, down := startAll(t)
 	seed(t, up, 150000)
-	c.MustDmctl("operate-source", "create", harness.WriteFile(t, t.TempDir(), "s.yaml", sourceYAML("src1", up)))
+	c.MustDmctl("operate-source", "create", harness.WriteFile(t, t.TempDir(), "s.yaml", up.SourceYAML("src1")))
 	y := strings.Replace(fileTaskYAML("dumpfo", "dump", "./dumps", down), "md: {threads: 2, rows: 3000}", "md: {threads: 1, rows: 1000}", 1)
 	c.MustDmctl("start-task", harness.WriteFile(t, t.TempDir(), "dump.yaml", y))
 	var victim string

@@ -22,7 +22,7 @@ func startAll(t *testing.T) (*harness.Cluster, *mariadb.Server, *mariadb.Server)
 func TestFullTask(t *testing.T) {
 	c, up, down := startAll(t)
 	seed(t, up, 20000)
-	c.MustDmctl("operate-source", "create", harness.WriteFile(t, t.TempDir(), "s.yaml", sourceYAML("src1", up)))
+	c.MustDmctl("operate-source", "create", harness.WriteFile(t, t.TempDir(), "s.yaml", up.SourceYAML("src1")))
 	// A wrong target password: check-task names the item and the fix,
 	// start-task refuses, and the password is never printed.
 	bad := strings.Replace(taskYAML("full1", down, 3000, 2, 4), "password: "+mariadb.Password, "password: Wr0ngPassw0rd", 1)
@@ -51,7 +51,7 @@ func TestFullTask(t *testing.T) {
 func TestFailoverMidLoad(t *testing.T) {
 	c, up, down := startAll(t)
 	seed(t, up, 200000)
-	c.MustDmctl("operate-source", "create", harness.WriteFile(t, t.TempDir(), "s.yaml", sourceYAML("src1", up)))
+	c.MustDmctl("operate-source", "create", harness.WriteFile(t, t.TempDir(), "s.yaml", up.SourceYAML("src1")))
 	c.MustDmctl("start-task", harness.WriteFile(t, t.TempDir(), "task.yaml", taskYAML("fo", down, 2000, 1, 2)))
 
 	var worker string
@@ -91,7 +91,7 @@ func TestFailoverMidLoad(t *testing.T) {
 func TestTargetRestartMidLoad(t *testing.T) {
 	c, up, down := startAll(t)
 	seed(t, up, 120000)
-	c.MustDmctl("operate-source", "create", harness.WriteFile(t, t.TempDir(), "s.yaml", sourceYAML("src1", up)))
+	c.MustDmctl("operate-source", "create", harness.WriteFile(t, t.TempDir(), "s.yaml", up.SourceYAML("src1")))
 	c.MustDmctl("start-task", harness.WriteFile(t, t.TempDir(), "task.yaml", taskYAML("rt", down, 2000, 1, 2)))
 	if !harness.Eventually(60*time.Second, func() bool {
 		_, _, st, err := status(c, "rt")

@@ -52,11 +52,6 @@ func waitFinished(t *testing.T, c *harness.Cluster, task string, timeout time.Du
 	}
 }
 
-func sourceYAML(id string, up *mariadb.Server) string {
-	return fmt.Sprintf("source-id: %s\nflavor: mariadb\nenable-gtid: true\nfrom:\n  host: 127.0.0.1\n  port: %d\n  user: %s\n  password: %s\n",
-		id, up.Port, mariadb.User, mariadb.Password)
-}
-
 // taskYAML is TaskYAML into down with the given dump rows and threads and
 // load pool size.
 func taskYAML(name string, down *mariadb.Server, rows, threads, pool int) string {

@@ -17,7 +17,7 @@ func TestTargetSchemaMismatch(t *testing.T) {
 	up.Exec(t, "CREATE DATABASE app")
 	up.Exec(t, BulkTable("app", "bulk", 3000)...)
 	down.Exec(t, "CREATE DATABASE app", "CREATE TABLE app.bulk (id BIGINT NOT NULL PRIMARY KEY, k INT NOT NULL)")
-	c.MustDmctl("operate-source", "create", harness.WriteFile(t, t.TempDir(), "s.yaml", sourceYAML("src1", up)))
+	c.MustDmctl("operate-source", "create", harness.WriteFile(t, t.TempDir(), "s.yaml", up.SourceYAML("src1")))
 	c.MustDmctl("start-task", harness.WriteFile(t, t.TempDir(), "task.yaml", bulkTaskYAML("mm", down, "")))
 
 	code, msg, fix := waitError(t, c, "mm", 90*time.Second)

@@ -26,6 +26,13 @@ func (s *Server) Config(db string) *mysql.Config {
 // "root:dmraft@tcp(127.0.0.1:41234)/db?timeout=10s".
 func (s *Server) DSN(db string) string { return s.Config(db).FormatDSN() }
 
+// SourceYAML is a DM-format source.yaml for dmraft that reads this server
+// as source id, as User, with GTID.
+func (s *Server) SourceYAML(id string) string {
+	return fmt.Sprintf("source-id: %s\nflavor: mariadb\nenable-gtid: true\nfrom:\n  host: 127.0.0.1\n  port: %d\n  user: %s\n  password: %s\n",
+		id, s.Port, User, Password)
+}
+
 // Open returns a pool connected as root to database db ("" for none).
 func (s *Server) Open(db string) (*sql.DB, error) {
 	c, err := mysql.NewConnector(s.Config(db))

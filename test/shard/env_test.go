@@ -84,8 +84,7 @@ func startSyncing(t *testing.T, task, mode string) (e *env, stopWriters func()) 
 // start creates both sources and starts the task in shard mode.
 func (e *env) start(mode string) {
 	for i, up := range e.up {
-		y := fmt.Sprintf("source-id: src%d\nflavor: mariadb\nenable-gtid: true\nfrom:\n  host: 127.0.0.1\n  port: %d\n  user: %s\n  password: %s\n",
-			i+1, up.Port, mariadb.User, mariadb.Password)
+		y := up.SourceYAML(fmt.Sprintf("src%d", i+1))
 		e.c.MustDmctl("operate-source", "create", harness.WriteFile(e.t, e.t.TempDir(), fmt.Sprintf("s%d.yaml", i+1), y))
 	}
 	task := fmt.Sprintf(`name: %s

@@ -20,8 +20,8 @@ func TestBadInput(t *testing.T) {
 		mariadb.Options{Name: "stmt", Binlog: true, ExtraArgs: []string{"--binlog-format=STATEMENT"}})
 	up, down, stmt := srv[0], srv[1], srv[2]
 	c := harness.NewCluster(t, 1, harness.Options{NodeArgs: harness.FastTimeouts})
-	c.MustDmctl("operate-source", "create", harness.WriteFile(t, t.TempDir(), "s1.yaml", sourceYAML("src1", up)))
-	c.MustDmctl("operate-source", "create", harness.WriteFile(t, t.TempDir(), "s2.yaml", sourceYAML("src2", stmt)))
+	c.MustDmctl("operate-source", "create", harness.WriteFile(t, t.TempDir(), "s1.yaml", up.SourceYAML("src1")))
+	c.MustDmctl("operate-source", "create", harness.WriteFile(t, t.TempDir(), "s2.yaml", stmt.SourceYAML("src2")))
 
 	t.Run("BinlogNotRow", func(t *testing.T) { statementBinlog(t, c, stmt, down) })
 

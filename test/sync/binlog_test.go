@@ -18,7 +18,7 @@ func TestBinlogSkipReplace(t *testing.T) {
 	srv := mariadb.StartMany(t, mariadb.Options{Name: "up", Binlog: true}, mariadb.Options{Name: "down"})
 	up, down := srv[0], srv[1]
 	c := harness.NewCluster(t, 1, harness.Options{NodeArgs: harness.FastTimeouts})
-	c.MustDmctl("operate-source", "create", harness.WriteFile(t, t.TempDir(), "s1.yaml", sourceYAML("src1", up)))
+	c.MustDmctl("operate-source", "create", harness.WriteFile(t, t.TempDir(), "s1.yaml", up.SourceYAML("src1")))
 	up.Exec(t, seedSQL(500)...)
 	c.MustDmctl("start-task", harness.WriteFile(t, t.TempDir(), "task.yaml", taskYAML("bl1", "all", down, 4, 32, "")))
 	waitSyncing(t, c, "bl1", 60*time.Second)

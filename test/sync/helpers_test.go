@@ -84,11 +84,6 @@ func waitMoved(t *testing.T, c *harness.Cluster, task, from string, epoch uint64
 	})
 }
 
-func sourceYAML(id string, up *mariadb.Server) string {
-	return fmt.Sprintf("source-id: %s\nflavor: mariadb\nenable-gtid: true\nfrom:\n  host: 127.0.0.1\n  port: %d\n  user: %s\n  password: %s\n",
-		id, up.Port, mariadb.User, mariadb.Password)
-}
-
 // taskYAML is a task for source src1 into down, replicating database app;
 // extra is appended to the instance (e.g. "    meta: {...}\n").
 func taskYAML(name, mode string, down *mariadb.Server, workers, batch int, extra string) string {
@@ -118,7 +113,7 @@ func setup(t *testing.T, n int) (*harness.Cluster, *mariadb.Server, *mariadb.Ser
 	t.Helper()
 	srv := mariadb.StartMany(t, mariadb.Options{Name: "up", Binlog: true}, mariadb.Options{Name: "down"})
 	c := harness.NewCluster(t, n, harness.Options{NodeArgs: harness.FastTimeouts})
-	c.MustDmctl("operate-source", "create", harness.WriteFile(t, t.TempDir(), "s.yaml", sourceYAML("src1", srv[0])))
+	c.MustDmctl("operate-source", "create", harness.WriteFile(t, t.TempDir(), "s.yaml", srv[0].SourceYAML("src1")))
 	return c, srv[0], srv[1]
 }
 
