@@ -219,8 +219,10 @@ func checkDumpDir(t *testing.T, up *mariadb.Server, dir string) {
 
 // TestDumpFilesFailover: kill -9 the node writing a dump; the node that
 // takes the source over dumps again into its own directory; the killed
-// node's unfinished directory never gets the final name, and a load of
-// the new directory equals the source.
+// node's unfinished directory never gets the final name. The same task
+// started again does not overwrite it. A load of the new directory (by an
+// absolute path every node reads) moved to another node mid-way resumes
+// from the per-file checkpoints and equals the source.
 func TestDumpFilesFailover(t *testing.T) {
 	c, up, down := startAll(t)
 	seed(t, up, 150000)
@@ -262,10 +264,6 @@ func TestDumpFilesFailover(t *testing.T) {
 	if !strings.Contains(string(manifest), `"node": "`+owner+`"`) {
 		t.Errorf("the manifest does not name %s:\n%.300s", owner, manifest)
 	}
-	c.MustDmctl("start-task", harness.WriteFile(t, t.TempDir(), "load.yaml", fileTaskYAML("loadfo", "load", "./dumps/dumpfo.src1", down)))
-	waitFinished(t, c, "loadfo", 120*time.Second)
-	checkCopy(t, up, down)
-
 	// The same task started again finds the earlier dump in its way: it
 	// pauses naming the directory instead of overwriting it.
 	c.MustDmctl("stop-task", "dumpfo")
@@ -273,5 +271,37 @@ func TestDumpFilesFailover(t *testing.T) {
 	code, msg, _ := waitError(t, c, "dumpfo", 60*time.Second)
 	if code != "DumpDirExists" || !strings.Contains(msg, dir) {
 		t.Errorf("a second dump into the same directory: %s: %s; want DumpDirExists naming %s", code, msg, dir)
+	}
+	c.MustDmctl("stop-task", "dumpfo")
+
+	// Load the directory by its absolute path (readable by every node's
+	// uid); move the source to the third node mid-load: it resumes from the
+	// file checkpoints.
+	if out, err := exec.Command("chmod", "-R", "a+rX", filepath.Join(c.Node(owner).DataDir, "dumps")).CombinedOutput(); err != nil {
+		t.Fatalf("chmod: %v %s", err, out)
+	}
+	ly := strings.Replace(fileTaskYAML("loadfo", "load", dir, down), "ld: {pool-size: 3,", "ld: {pool-size: 1,", 1)
+	c.MustDmctl("start-task", harness.WriteFile(t, t.TempDir(), "load.yaml", ly))
+	waitRows(t, c, "loadfo", 10000)
+	var third string
+	for _, n := range c.Nodes {
+		if n.Name != owner && n.Name != victim {
+			third = n.Name
+		}
+	}
+	_, _, st, _ = status(c, "loadfo")
+	if finished(st) {
+		t.Fatal("the load finished before the move: make the dataset larger")
+	}
+	c.MustDmctl("transfer-source", "src1", third)
+	waitFinished(t, c, "loadfo", 120*time.Second)
+	if w, _, _, _ := status(c, "loadfo"); w != third {
+		t.Errorf("loadfo finished on %s, want %s", w, third)
+	}
+	checkCopy(t, up, down)
+	var epochs int
+	down.DB(t).QueryRow("SELECT COUNT(DISTINCT epoch) FROM dm_meta.dmraft_load_chunks WHERE task = 'loadfo' AND done = 1").Scan(&epochs)
+	if epochs < 2 {
+		t.Errorf("the file chunks were loaded under %d epoch(s); want the first owner's kept and the rest loaded after the move", epochs)
 	}
 }
