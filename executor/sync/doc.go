@@ -27,6 +27,13 @@
 // atomic, the queue is ordered, and a point never moves backwards (a
 // worker ignores markers below its stored point).
 //
+// Batches of several workers may share one target transaction (group
+// commit, commit.go): each batch still commits together with its own
+// worker's point, and a worker has one batch in flight at a time, so the
+// argument holds per worker. Within a batch, changes to the same row are
+// merged and rows are grouped into multi-row statements where that is
+// exact (dml.BuildMerged).
+//
 // On restart the reader starts at the lowest point of any worker and
 // skips, for worker w, the changes its point covers. Every change is
 // therefore applied once: the covered ones were committed and are skipped,
