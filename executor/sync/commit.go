@@ -18,8 +18,8 @@ import (
 
 // Group commit. Workers decide what a batch holds and where their
 // checkpoint moves; committers write the batches. A committer takes one
-// request and every other one already waiting (up to groupMaxRows rows)
-// and writes them in one target transaction: the epoch check, every
+// request and every other one already waiting (up to groupBatches
+// stretched batches of rows) and writes them in one target transaction: the epoch check, every
 // batch's rows (merged per table by dml.BuildMerged), each worker's
 // checkpoint and batch log row, then COMMIT. Each worker's batch thus
 // still commits atomically with its own checkpoint, which is all the

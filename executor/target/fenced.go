@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // WriteFenced runs stmts in one target transaction that commits only
@@ -31,9 +32,11 @@ func (m Meta) WriteFenced(ctx context.Context, db *sql.DB, f Fence, stmts []stri
 	}
 	open := false // a transaction may be open on conn
 	defer func() {
-		if open && !rollback(conn) {
-			// The session state is unknown: drop the connection, which
-			// rolls back on the server, rather than return it to the pool.
+		// After ctx's end (a stopped runner, maybe a partitioned target)
+		// the connection is dropped without waiting for a ROLLBACK; so is a
+		// connection whose ROLLBACK failed. The server rolls back a
+		// dropped session's transaction.
+		if open && (ctx.Err() != nil || !rollback(conn)) {
 			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
 		}
 		conn.Close()
@@ -57,6 +60,10 @@ func (m Meta) WriteFenced(ctx context.Context, db *sql.DB, f Fence, stmts []stri
 	open = false
 	return nil
 }
+
+// rollbackTimeout bounds the ROLLBACK after a failed fenced write; past
+// it the connection is dropped instead.
+const rollbackTimeout = 5 * time.Second
 
 // StatementError is a statement of a fenced write that the target
 // rejected (its transaction was rolled back).
@@ -98,7 +105,7 @@ func (m Meta) firstPacket(ctx context.Context, conn *sql.Conn, f Fence, packet s
 }
 
 func rollback(conn *sql.Conn) bool {
-	ctx, cancel := context.WithTimeout(context.Background(), WriterWaitTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), rollbackTimeout)
 	defer cancel()
 	_, err := conn.ExecContext(ctx, "ROLLBACK")
 	return err == nil

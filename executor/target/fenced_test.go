@@ -193,3 +193,26 @@ func TestPackStatements(t *testing.T) {
 		t.Fatalf("QuoteString: %s", q)
 	}
 }
+
+// TestWriteFencedCancelled: a write whose context ends mid-transaction
+// (a stopped runner) returns at once, without waiting for a ROLLBACK, and
+// commits nothing; the pool stays usable.
+func TestWriteFencedCancelled(t *testing.T) {
+	root, db, m, f := fencedFixture(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err := m.WriteFenced(ctx, db, f, append(inserts(0, 2), "DO SLEEP(5)"), 1<<20)
+	if err == nil {
+		t.Fatal("a write cancelled mid-transaction reported success")
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("a cancelled write took %v to return", d)
+	}
+	if n := countRows(t, root); n != 0 {
+		t.Fatalf("a cancelled write committed %d rows", n)
+	}
+	if err := m.WriteFenced(context.Background(), db, f, inserts(5, 6), 1<<20); err != nil {
+		t.Fatalf("the pool after a cancelled write: %v", err)
+	}
+}

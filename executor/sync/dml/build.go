@@ -181,8 +181,7 @@ func buildDeletes(cs []*Change) []Statement {
 			if j > 0 {
 				buf = append(buf, ',')
 			}
-			col, _ := l.Table.Column(key.Columns[j])
-			buf = AppendValue(buf, col, c.Old[src])
+			buf = AppendValue(buf, l.keyCols[h][j], c.Old[src])
 		}
 		if multi {
 			buf = append(buf, ')')
@@ -224,7 +223,7 @@ func appendMatch(b []byte, c *Change) []byte {
 			if j > 0 {
 				b = append(b, " AND "...)
 			}
-			col, _ := l.Table.Column(l.Table.Handle.Columns[j])
+			col := l.keyCols[h][j]
 			b = append(b, QuoteIdent(col.Name)...)
 			b = append(b, '=')
 			b = AppendValue(b, col, c.Old[src])

@@ -101,6 +101,11 @@ func TestConflictKeysFoldCase(t *testing.T) {
 	if len(n.ConflictKeys()) != 1 {
 		t.Fatal("a NULL unique value conflicts with nothing")
 	}
+	u := &Change{Op: binlog.OpUpdate, Layout: l, Old: []any{int64(4), "x", nil, nil}, New: []any{int64(4), "y", nil, nil}}
+	// id 4 once (kept), name before and after: each key value once.
+	if ks := u.ConflictKeys(); len(ks) != 3 || ks[0] == ks[1] || ks[1] == ks[2] || ks[0] == ks[2] {
+		t.Fatalf("an update keeping its primary key and changing its unique key has 3 distinct conflict keys, got %q", ks)
+	}
 	if _, err := NewLayout(tb, []string{"id", "name", "gone"}); err == nil {
 		t.Fatal("a binlog column missing on the target is an error")
 	}

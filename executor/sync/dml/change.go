@@ -3,6 +3,7 @@ package dml
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/dmraft/dmraft/executor/sync/binlog"
@@ -63,14 +64,16 @@ func (c *Change) RouteKey() string {
 // after. Two changes that share one must be applied in binlog order.
 func (c *Change) ConflictKeys() []string {
 	var out []string
-	for _, img := range [][]any{c.Old, c.New} {
+	for i, img := range [][]any{c.Old, c.New} {
 		if img == nil {
 			continue
 		}
 		for k := range c.Layout.Table.Keys {
-			if s, ok := keyString(c.Layout, k, img); ok {
-				out = append(out, s)
+			s, ok := keyString(c.Layout, k, img)
+			if !ok || (i == 1 && c.Old != nil && slices.Contains(out, s)) {
+				continue // NULL, or an update that keeps this key
 			}
+			out = append(out, s)
 		}
 	}
 	return out
@@ -80,11 +83,7 @@ func (c *Change) ConflictKeys() []string {
 // Character values are folded to lower case without trailing spaces, so
 // values equal under a case-insensitive PAD SPACE collation give the same
 // string (a superset of real conflicts, which is safe).
-func keyString(l *Layout, k int, img []any) (string, bool) { return handleKey(l, k, img, true) }
-
-// handleKey renders key k of img, with character values folded (see
-// keyString) or by their exact bytes.
-func handleKey(l *Layout, k int, img []any, fold bool) (string, bool) {
+func keyString(l *Layout, k int, img []any) (string, bool) {
 	key := &l.Table.Keys[k]
 	var b []byte
 	b = append(b, l.Table.Schema...)
@@ -98,8 +97,7 @@ func handleKey(l *Layout, k int, img []any, fold bool) (string, bool) {
 			return "", false
 		}
 		b = append(b, 0)
-		col, _ := l.Table.Column(key.Columns[j])
-		b = appendKeyValue(b, col, v, fold)
+		b = appendKeyValue(b, l.keyCols[k][j], v, true)
 	}
 	return string(b), true
 }

@@ -252,11 +252,9 @@ func splitSafe(cs []*Change) (safe, plain []*Change) {
 // appendRowKey appends the values of key k of img (one table's rows, so no
 // table or key name), folded as keyString does or by exact bytes.
 func appendRowKey(b []byte, l *Layout, k int, img []any, fold bool) []byte {
-	key := &l.Table.Keys[k]
 	for j, src := range l.keySrc[k] {
 		b = append(b, 0)
-		col, _ := l.Table.Column(key.Columns[j])
-		b = appendKeyValue(b, col, img[src], fold)
+		b = appendKeyValue(b, l.keyCols[k][j], img[src], fold)
 	}
 	return b
 }

@@ -78,8 +78,10 @@ type Layout struct {
 	// target columns present in the binlog image.
 	Src  []int
 	Cols []*Column
-	// keySrc[k][j] is the binlog index of column j of Table.Keys[k].
-	keySrc [][]int
+	// keySrc[k][j] is the binlog index of column j of Table.Keys[k], and
+	// keyCols[k][j] that column.
+	keySrc  [][]int
+	keyCols [][]*Column
 }
 
 // NewLayout matches binlog column names against the target table. A
@@ -101,14 +103,17 @@ func NewLayout(t *Table, binlogCols []string) (*Layout, error) {
 	}
 	for _, k := range t.Keys {
 		idx := make([]int, len(k.Columns))
+		cols := make([]*Column, len(k.Columns))
 		for j, name := range k.Columns {
 			p, ok := pos[strings.ToLower(name)]
 			if !ok {
 				return nil, fmt.Errorf("key column %s of target table %s is not in the binlog row", QuoteIdent(name), t)
 			}
 			idx[j] = p
+			cols[j], _ = t.Column(name)
 		}
 		l.keySrc = append(l.keySrc, idx)
+		l.keyCols = append(l.keyCols, cols)
 	}
 	return l, nil
 }
