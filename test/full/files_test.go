@@ -14,10 +14,15 @@ import (
 	"github.com/dmraft/dmraft/test/mariadb"
 )
 
-// fileTaskYAML is taskYAML with another task-mode and loaders.dir.
-func fileTaskYAML(name, mode, dir string, down *mariadb.Server) string {
-	y := strings.Replace(taskYAML(name, down, 3000, 2, 3), "task-mode: full", "task-mode: "+mode, 1)
-	return strings.Replace(y, "ld: {pool-size: 3}", "ld: {pool-size: 3, dir: '"+dir+"'}", 1)
+// fileTaskYAML is TaskYAML in another task-mode with loaders.dir set;
+// mydumper and loader are the other fields of md and ld.
+func fileTaskYAML(name, mode, dir string, down *mariadb.Server, mydumper, loader string) string {
+	y := TaskYAML(name, down.Port, mydumper, loader+", dir: '"+dir+"'", "")
+	out := strings.Replace(y, "task-mode: full", "task-mode: "+mode, 1)
+	if out == y {
+		panic("TaskYAML has no task-mode: full line")
+	}
+	return out
 }
 
 // waitUnit waits until unit is in the subtask's finished marks.
@@ -71,7 +76,7 @@ func TestDumpThenLoadFiles(t *testing.T) {
 	seed(t, up, 20000)
 	c.MustDmctl("operate-source", "create", harness.WriteFile(t, t.TempDir(), "s.yaml", up.SourceYAML("src1")))
 
-	c.MustDmctl("start-task", harness.WriteFile(t, t.TempDir(), "dump.yaml", fileTaskYAML("dumpt", "dump", "./dumps", down)))
+	c.MustDmctl("start-task", harness.WriteFile(t, t.TempDir(), "dump.yaml", fileTaskYAML("dumpt", "dump", "./dumps", down, "threads: 2, rows: 3000", "pool-size: 3")))
 	waitUnit(t, c, "dumpt", "dump", 90*time.Second)
 	owner, _, _, err := status(c, "dumpt")
 	if err != nil {
@@ -119,7 +124,7 @@ func TestDumpThenLoadFiles(t *testing.T) {
 	if !harness.Eventually(30*time.Second, func() bool { w, _, _, err := status(c, "dumpt"); return err == nil && w == other }) {
 		t.Fatalf("src1 did not move to %s", other)
 	}
-	c.MustDmctl("start-task", harness.WriteFile(t, t.TempDir(), "load.yaml", fileTaskYAML("loadt", "load", "./dumps/dumpt.src1", down)))
+	c.MustDmctl("start-task", harness.WriteFile(t, t.TempDir(), "load.yaml", fileTaskYAML("loadt", "load", "./dumps/dumpt.src1", down, "threads: 2, rows: 3000", "pool-size: 3")))
 	code, msg, fix := waitError(t, c, "loadt", 60*time.Second)
 	wantPath := filepath.Join(c.Node(other).DataDir, "dumps", "dumpt.src1")
 	t.Logf("load on %s: %s: %s", other, code, msg)
@@ -161,7 +166,7 @@ func TestDumpThenLoadFiles(t *testing.T) {
 		t.Fatalf("chmod: %v %s", err, out)
 	}
 	down.Exec(t, "DROP DATABASE app", "DROP DATABASE app_two", "DROP DATABASE other")
-	c.MustDmctl("start-task", harness.WriteFile(t, t.TempDir(), "loadmy.yaml", fileTaskYAML("loadmy", "load", my, down)))
+	c.MustDmctl("start-task", harness.WriteFile(t, t.TempDir(), "loadmy.yaml", fileTaskYAML("loadmy", "load", my, down, "threads: 2, rows: 3000", "pool-size: 3")))
 	waitFinished(t, c, "loadmy", 90*time.Second)
 	checkCopy(t, up, down)
 }
@@ -227,7 +232,7 @@ func TestDumpFilesFailover(t *testing.T) {
 	c, up, down := startAll(t)
 	seed(t, up, 150000)
 	c.MustDmctl("operate-source", "create", harness.WriteFile(t, t.TempDir(), "s.yaml", up.SourceYAML("src1")))
-	y := strings.Replace(fileTaskYAML("dumpfo", "dump", "./dumps", down), "md: {threads: 2, rows: 3000}", "md: {threads: 1, rows: 1000}", 1)
+	y := fileTaskYAML("dumpfo", "dump", "./dumps", down, "threads: 1, rows: 1000", "pool-size: 3")
 	c.MustDmctl("start-task", harness.WriteFile(t, t.TempDir(), "dump.yaml", y))
 	var victim string
 	if !harness.Eventually(60*time.Second, func() bool {
@@ -280,7 +285,7 @@ func TestDumpFilesFailover(t *testing.T) {
 	if out, err := exec.Command("chmod", "-R", "a+rX", filepath.Join(c.Node(owner).DataDir, "dumps")).CombinedOutput(); err != nil {
 		t.Fatalf("chmod: %v %s", err, out)
 	}
-	ly := strings.Replace(fileTaskYAML("loadfo", "load", dir, down), "ld: {pool-size: 3,", "ld: {pool-size: 1,", 1)
+	ly := fileTaskYAML("loadfo", "load", dir, down, "threads: 1, rows: 1000", "pool-size: 1")
 	c.MustDmctl("start-task", harness.WriteFile(t, t.TempDir(), "load.yaml", ly))
 	waitRows(t, c, "loadfo", 10000)
 	var third string
