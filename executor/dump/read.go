@@ -7,10 +7,12 @@ import (
 	"strings"
 )
 
-// Batch is one multi-row INSERT of a chunk.
+// Batch is one multi-row INSERT of a chunk, or one LOAD DATA statement
+// (SQL names InfilePlaceholder as its file) with its rows in Infile.
 type Batch struct {
-	SQL  []byte
-	Rows int64
+	SQL    []byte
+	Rows   int64
+	Infile []byte
 }
 
 // ReadError marks an error of the source side of a chunk: the snapshot
@@ -34,22 +36,37 @@ func StreamChunk(ctx context.Context, q Querier, c *Chunk, verb string, maxStmt 
 // StreamChunkInto is StreamChunk with the statements' table given as
 // quoted SQL (a dump file names the upstream table without its schema).
 func StreamChunkInto(ctx context.Context, q Querier, c *Chunk, into, verb string, maxStmt int, emit func(Batch) error) (int64, error) {
-	where, err := c.Where()
+	rows, cols, list, err := queryChunk(ctx, q, c)
 	if err != nil {
-		return 0, &ReadError{err}
-	}
-	cols := c.Table.Inserted()
-	names := make([]string, len(cols))
-	for i, col := range cols {
-		names[i] = quoteIdent(col.Name)
-	}
-	list := strings.Join(names, ",")
-	rows, err := q.QueryContext(ctx, "SELECT "+list+" FROM "+quoteTable(c.Table.Schema, c.Table.Name)+where)
-	if err != nil {
-		return 0, &ReadError{fmt.Errorf("read chunk %s: %w", c.ID(), err)}
+		return 0, err
 	}
 	defer rows.Close()
 	head := verb + " INTO " + into + " (" + list + ") VALUES "
+	return streamRows(c, rows, maxStmt, func(buf []byte, raw []sql.RawBytes) []byte {
+		if len(buf) == 0 {
+			buf = append(buf, head...)
+		} else {
+			buf = append(buf, ',')
+		}
+		buf = append(buf, '(')
+		for i, v := range raw {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			buf = AppendLiteral(buf, cols[i], v)
+		}
+		return append(buf, ')')
+	}, func(buf []byte, n int64) error { return emit(Batch{SQL: buf, Rows: n}) })
+}
+
+// streamRows appends each row of rows to a buffer with appendRow and hands
+// the buffer to flush whenever it reaches max bytes, and at the end. It
+// returns the bytes flushed.
+func streamRows(c *Chunk, rows *sql.Rows, max int, appendRow func(buf []byte, raw []sql.RawBytes) []byte, flush func(buf []byte, n int64) error) (int64, error) {
+	cols, err := rows.Columns()
+	if err != nil {
+		return 0, &ReadError{fmt.Errorf("read chunk %s: %w", c.ID(), err)}
+	}
 	raw := make([]sql.RawBytes, len(cols))
 	ptrs := make([]any, len(cols))
 	for i := range raw {
@@ -57,36 +74,26 @@ func StreamChunkInto(ctx context.Context, q Querier, c *Chunk, into, verb string
 	}
 	var cur []byte
 	var curRows, bytes int64
-	flush := func() error {
+	send := func() error {
 		if curRows == 0 {
 			return nil
 		}
 		bytes += int64(len(cur))
-		b := Batch{SQL: cur, Rows: curRows}
+		b, n := cur, curRows
 		cur, curRows = nil, 0
-		return emit(b)
+		return flush(b, n)
 	}
 	for rows.Next() {
 		if err := rows.Scan(ptrs...); err != nil {
 			return bytes, &ReadError{fmt.Errorf("read chunk %s: %w", c.ID(), err)}
 		}
 		if cur == nil {
-			cur = make([]byte, 0, maxStmt+maxStmt/8)
-			cur = append(cur, head...)
-		} else {
-			cur = append(cur, ',')
+			cur = make([]byte, 0, max+max/8)
 		}
-		cur = append(cur, '(')
-		for i, v := range raw {
-			if i > 0 {
-				cur = append(cur, ',')
-			}
-			cur = AppendLiteral(cur, cols[i], v)
-		}
-		cur = append(cur, ')')
+		cur = appendRow(cur, raw)
 		curRows++
-		if len(cur) >= maxStmt {
-			if err := flush(); err != nil {
+		if len(cur) >= max {
+			if err := send(); err != nil {
 				return bytes, err
 			}
 		}
@@ -94,7 +101,27 @@ func StreamChunkInto(ctx context.Context, q Querier, c *Chunk, into, verb string
 	if err := rows.Err(); err != nil {
 		return bytes, &ReadError{fmt.Errorf("read chunk %s: %w", c.ID(), err)}
 	}
-	return bytes, flush()
+	return bytes, send()
+}
+
+// queryChunk selects the inserted columns of chunk c's rows; list is the
+// quoted column list.
+func queryChunk(ctx context.Context, q Querier, c *Chunk) (rows *sql.Rows, cols []Column, list string, err error) {
+	where, err := c.Where()
+	if err != nil {
+		return nil, nil, "", &ReadError{err}
+	}
+	cols = c.Table.Inserted()
+	names := make([]string, len(cols))
+	for i, col := range cols {
+		names[i] = quoteIdent(col.Name)
+	}
+	list = strings.Join(names, ",")
+	rows, err = q.QueryContext(ctx, "SELECT "+list+" FROM "+quoteTable(c.Table.Schema, c.Table.Name)+where)
+	if err != nil {
+		return nil, nil, "", &ReadError{fmt.Errorf("read chunk %s: %w", c.ID(), err)}
+	}
+	return rows, cols, list, nil
 }
 
 // ShowCreateTable returns the CREATE TABLE statement of t, rewritten to

@@ -175,8 +175,12 @@ func (s *Store) WriteChunk(ctx context.Context, c *dump.Chunk, pos dump.Position
 			if werr != nil {
 				continue
 			}
-			if _, err := tx.ExecContext(ctx, string(b.SQL)); err != nil {
+			if b.Infile != nil {
+				werr = execInfile(ctx, tx, b, c.Table.TargetID())
+			} else if _, err := tx.ExecContext(ctx, string(b.SQL)); err != nil {
 				werr = fmt.Errorf("insert into %s: %w", c.Table.TargetID(), err)
+			}
+			if werr != nil {
 				failed.Store(true)
 				continue
 			}

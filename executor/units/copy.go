@@ -69,9 +69,25 @@ type chunkSource struct {
 	pos     dump.Position // recorded in each chunk checkpoint
 	// produce returns the producer of chunk c on worker w (0 <= w < workers).
 	produce func(w int, c *dump.Chunk) load.Producer
+	// produceInfile, when set, is the LOAD DATA producer, used for tables
+	// dump.Infileable accepts until a chunk of theirs does not load
+	// exactly (load.ErrInfileInexact): that chunk and the table's later
+	// ones are loaded by produce, with INSERT, and recorded in insertOnly.
+	produceInfile func(w int, c *dump.Chunk) load.Producer
+	insertOnly    *sync.Map
 	// readError turns a failure of the producer (not of the target) into
 	// the error that pauses the subtask.
 	readError func(c *dump.Chunk, err error) error
+}
+
+// producer picks LOAD DATA or INSERT for chunk c.
+func (s chunkSource) producer(w int, c *dump.Chunk) load.Producer {
+	if s.produceInfile != nil && dump.Infileable(c.Table) {
+		if _, no := s.insertOnly.Load(c.Table.ID()); !no {
+			return s.produceInfile(w, c)
+		}
+	}
+	return s.produce(w, c)
 }
 
 // copyChunks loads chunks on src.workers workers: each writes a chunk in
@@ -89,9 +105,17 @@ func copyChunks(ctx context.Context, log zerolog.Logger, prog *progress, store *
 			for c := range todo {
 				var rows, bytes int64
 				err := retry(ctx, log, "load chunk "+c.ID(), func() (err error) {
-					rows, bytes, err = store.WriteChunk(ctx, c, src.pos, src.produce(w, c))
+					rows, bytes, err = store.WriteChunk(ctx, c, src.pos, src.producer(w, c))
 					return err
 				})
+				if errors.Is(err, load.ErrInfileInexact) {
+					log.Warn().Err(err).Str("table", c.Table.ID()).Msg("LOAD DATA was not exact; loading this table's chunks with INSERT")
+					src.insertOnly.Store(c.Table.ID(), true)
+					err = retry(ctx, log, "load chunk "+c.ID(), func() (err error) {
+						rows, bytes, err = store.WriteChunk(ctx, c, src.pos, src.producer(w, c))
+						return err
+					})
+				}
 				var re *dump.ReadError
 				switch {
 				case errors.Is(err, load.ErrChunkAlreadyLoaded):

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -19,6 +20,7 @@ import (
 // Tunables of the full unit.
 const (
 	defaultStatementSize = 1 << 20         // bytes per INSERT when mydumpers.statement-size is unset
+	infileBatchBytes     = 4 << 20         // bytes of rows per LOAD DATA statement
 	retryBudget          = 2 * time.Minute // how long a chunk write or the epoch raise retries transient errors
 	epochLockWait        = 5               // seconds RaiseEpoch waits for writers per attempt
 )
@@ -158,15 +160,25 @@ func (u *fullUnit) run(ctx context.Context) error {
 	u.prog.setPositions(plan.First, plan.Last)
 	if len(chunks) > 0 {
 		conns := snap.Conns
+		infile := load.InfileSupported(ctx, tdb)
+		u.log.Info().Bool("load_data", infile).Msg("loading chunks")
 		src := chunkSource{
-			workers: len(conns),
-			pos:     snap.Position,
+			workers:    len(conns),
+			pos:        snap.Position,
+			insertOnly: &sync.Map{},
 			produce: func(w int, c *dump.Chunk) load.Producer {
 				return func(emit func(dump.Batch) error) (int64, error) {
 					return dump.StreamChunk(ctx, conns[w], c, insertVerb(u.inst), statementSize(u.inst), emit)
 				}
 			},
 			readError: func(c *dump.Chunk, err error) error { return sourceError("read chunk "+c.ID(), err) },
+		}
+		if infile {
+			src.produceInfile = func(w int, c *dump.Chunk) load.Producer {
+				return func(emit func(dump.Batch) error) (int64, error) {
+					return dump.StreamChunkInfile(ctx, conns[w], c, insertVerb(u.inst), infileBatchBytes, emit)
+				}
+			}
 		}
 		if err := copyChunks(ctx, u.log, u.prog, store, chunks, src); err != nil {
 			return err

@@ -63,6 +63,7 @@ func seed(t *testing.T, up *mariadb.Server) {
 	t.Helper()
 	stmts := []string{"CREATE DATABASE app", "CREATE DATABASE app_two", "CREATE DATABASE skipme"}
 	stmts = append(stmts, full.TypesTable("app")...)
+	stmts = append(stmts, full.InfileTypesTable("app")...)
 	stmts = append(stmts, full.BulkTable("app", "bulk", 12345)...)
 	stmts = append(stmts, full.NoKeyTable("app", "nokey", 2500)...)
 	stmts = append(stmts, full.CompositeKeyTable("app_two", "comp", 5003)...)
@@ -84,7 +85,7 @@ func compare(t *testing.T, up, down *mariadb.Server, pairs [][4]string) {
 }
 
 var tablePairs = [][4]string{
-	{"app", "types", "app", "types"}, {"app", "bulk", "app", "bulk"}, {"app", "nokey", "app", "nokey"},
+	{"app", "types", "app", "types"}, {"app", "types_infile", "app", "types_infile"}, {"app", "bulk", "app", "bulk"}, {"app", "nokey", "app", "nokey"},
 	{"app_two", "comp", "app_two", "comp"}, {"app", "routed", "other", "renamed"},
 }
 
@@ -116,6 +117,12 @@ func TestFullUnitCopiesEveryTypeAndResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	compare(t, up, down, tablePairs)
+	// Tables without BIT or spatial columns went through LOAD DATA.
+	var name string
+	var loads int
+	if err := down.DB(t).QueryRow("SHOW GLOBAL STATUS LIKE 'Com_load'").Scan(&name, &loads); err != nil || loads == 0 {
+		t.Errorf("the target ran %d LOAD DATA statements (%v), want some", loads, err)
+	}
 	absent(t, down, "app", "secret")
 	absent(t, down, "skipme", "t")
 	absent(t, down, "app", "routed")

@@ -103,3 +103,22 @@ func Views() []string {
 
 // Quote quotes an identifier.
 func Quote(name string) string { return "`" + strings.ReplaceAll(name, "`", "``") + "`" }
+
+// InfileTypesTable is table types_infile: TypesTable's columns but BIT,
+// its rows, and strings that only a correct LOAD DATA escape keeps apart
+// (tabs, newlines, carriage returns, backslashes, NUL bytes, and the text
+// \N next to NULL). It needs TypesTable(db) first.
+func InfileTypesTable(db string) []string {
+	t := "`" + db + "`.`types_infile`"
+	cols := "id, ti, tiu, si, siu, mi, miu, i, iu, bi, biu, dec_full, dec_small, f, d, fp, c, vc, tx, l1, l1t, asc_c, bin, vbin, bl, mbl, tbl, lbl, dt, dtm, dtm6, ts, ts6, tm, tm6, yr, js, en, st"
+	return []string{
+		"SET SESSION sql_mode = ''",
+		"SET SESSION time_zone = '+00:00'",
+		"CREATE TABLE " + t + " LIKE `" + db + "`.`types`",
+		"ALTER TABLE " + t + " DROP COLUMN b1, DROP COLUMN b8, DROP COLUMN b64",
+		"INSERT INTO " + t + " (" + cols + ") SELECT " + cols + " FROM `" + db + "`.`types`",
+		"INSERT INTO " + t + ` (id, c, vc, tx, l1, bl, vbin) VALUES
+ (10, '\\N', CONCAT('a', CHAR(9), 'b', CHAR(10), 'c', CHAR(13), 'd\\N', CHAR(0), 'e\\'), '\\\\N', CONCAT(CHAR(233), CHAR(9), '\\'), 0x5C4E, 0x095C0A00),
+ (11, '', '', NULL, '', '', '')`,
+	}
+}
