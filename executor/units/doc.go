@@ -15,8 +15,13 @@
 //     snapshot for the chunks that are not done and record its position.
 //  4. min(mydumper threads, loader pool-size) workers each stream a chunk
 //     from their snapshot connection into one target transaction: epoch
-//     check, INSERTs (REPLACE for on-duplicate-logical replace, the
-//     default), checkpoint row. One statement is in flight per worker.
+//     check, the rows, checkpoint row. The rows go as LOAD DATA LOCAL
+//     INFILE batches when the target allows local_infile (package load,
+//     infile.go; a batch with any warning rolls the chunk back and its
+//     table loads with INSERT), else as INSERTs (REPLACE for
+//     on-duplicate-logical replace, the default). One statement is in
+//     flight per worker. task-mode load uses INSERT (the files' own
+//     statements).
 //     Transient target errors (restart, lost connection, deadlock) retry the
 //     whole chunk for up to two minutes; the rolled back attempt leaves
 //     nothing behind.
