@@ -90,9 +90,3 @@ func next(d Deps, a executor.Assignment) (executor.Unit, error) {
 			Workaround: "use task-mode all, full, incremental, dump or load; `dmctl stop-task` then start it again with the new mode"}
 	}
 }
-
-func errNoSync() error {
-	return &executor.Error{Code: "SyncUnitMissing", Class: "internal",
-		Message:    "the sync unit (incremental replication) is not in this build; the full copy, if any, is finished",
-		Workaround: "use task-mode full for now, or upgrade to a build with the sync unit and `dmctl resume-task`"}
-}
