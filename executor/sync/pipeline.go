@@ -113,16 +113,28 @@ func (p *pipeline) startWorkers(n int, floors []checkpoint.Point) {
 	ws := p.workers
 	p.prog.setWorkers(func() (binlog.Position, uint32, bool) {
 		var low binlog.Position
-		var ts uint32
-		idle := true
+		var lowTs, pendingTs uint32
+		queued := false
 		for i, w := range ws {
 			pt, t := w.committedPoint()
 			if i == 0 || pt.Pos.Before(low) {
-				low, ts = pt.Pos, t
+				low, lowTs = pt.Pos, t
 			}
-			idle = idle && len(w.in) == 0
+			if pts := w.oldestPending(); pts != 0 && (pendingTs == 0 || pts < pendingTs) {
+				pendingTs = pts
+			}
+			queued = queued || len(w.in) > 0
 		}
-		return low, ts, idle
+		// The lag is the age of the oldest change read but not committed:
+		// a held change's own time; with changes still queued, the
+		// committed low-water mark's; none when the workers are idle.
+		switch {
+		case pendingTs != 0:
+			return low, pendingTs, false
+		case queued:
+			return low, lowTs, false
+		}
+		return low, 0, true
 	})
 }
 

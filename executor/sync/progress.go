@@ -16,7 +16,7 @@ type progress struct {
 	master      binlog.Position
 	masterErr   string
 	clockOffset time.Duration                          // the source's clock minus ours
-	workers     func() (binlog.Position, uint32, bool) // committed low-water mark, its event time, idle
+	workers     func() (binlog.Position, uint32, bool) // committed low-water mark, the source time of the oldest uncommitted change (0: none), idle
 	totalRows   int64
 	totalEvents int64
 	samples     []sample // committed rows over the last rateWindow

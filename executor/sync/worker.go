@@ -82,6 +82,7 @@ type worker struct {
 	mu        sync.Mutex
 	committed checkpoint.Point
 	committTs uint32
+	pendingTs uint32 // source time of the oldest change not yet committed; 0 when none
 
 	// committedSeq is the sequence number of the last change committed.
 	committedSeq atomic.Uint64
@@ -98,6 +99,14 @@ func (w *worker) committedPoint() (checkpoint.Point, uint32) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.committed, w.committTs
+}
+
+// oldestPending is the source time of the oldest change the worker holds
+// uncommitted, 0 when it holds none.
+func (w *worker) oldestPending() uint32 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.pendingTs
 }
 
 // run applies jobs until in is closed or an error; the error goes to fail.
@@ -117,7 +126,7 @@ func (w *worker) run(ctx context.Context, fail func(error)) {
 			return err
 		}
 		w.mu.Lock()
-		w.committed, w.committTs = point, ts
+		w.committed, w.committTs, w.pendingTs = point, ts, 0
 		w.mu.Unlock()
 		w.committedSeq.Store(lastSeq)
 		w.prog.addRows(int64(len(pending)))
@@ -162,6 +171,11 @@ func (w *worker) run(ctx context.Context, fail func(error)) {
 		}
 		switch j.kind {
 		case jobChange:
+			if len(pending) == 0 {
+				w.mu.Lock()
+				w.pendingTs = j.ts
+				w.mu.Unlock()
+			}
 			pending = append(pending, j)
 			pendingBytes += j.change.Size()
 			point, ts = j.point, j.ts
