@@ -134,7 +134,7 @@ func (u *Unit) runOnce(ctx context.Context) error {
 		return err
 	}
 	defer tdb.Close()
-	meta := target.Meta{Schema: u.task.MetaSchema}
+	meta := target.Meta{Schema: u.task.MetaSchema}.ForServer(ctx, tdb)
 	fence := target.Fence{Task: u.task.Name, Source: u.inst.SourceID, Incarnation: u.a.Source.GetCreatedUnixMs(), Epoch: u.a.Epoch}
 	store := &checkpoint.Store{Meta: meta, Fence: fence}
 	if err := meta.Ensure(ctx, tdb); err != nil {

@@ -69,4 +69,12 @@
 // package load), so a checker can verify that no stale write committed.
 //
 // This package never reads the FSM and never logs a password.
+//
+// # TiDB
+//
+// TiDB has no shared row locks (it refuses LOCK IN SHARE MODE unless
+// told to treat it as a no-op, which would drop the fence). On TiDB
+// (Meta.ForServer) the epoch read is SELECT ... FOR UPDATE: the same
+// argument holds with an exclusive lock, at the price of one source's
+// writers committing one after another.
 package target

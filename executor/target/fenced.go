@@ -112,8 +112,12 @@ func rollback(conn *sql.Conn) bool {
 }
 
 func (m Meta) checkEpochSQL(f Fence) string {
+	lock := " LOCK IN SHARE MODE"
+	if m.Exclusive {
+		lock = " FOR UPDATE"
+	}
 	return "SELECT incarnation, epoch FROM " + m.Table(EpochTable) + " WHERE task = " + QuoteString(f.Task) +
-		" AND source = " + QuoteString(f.Source) + " LOCK IN SHARE MODE"
+		" AND source = " + QuoteString(f.Source) + lock
 }
 
 // epochMatches is the verdict of an epoch read: nil when the row holds f.

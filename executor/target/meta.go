@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 )
 
 // Meta table names inside the meta schema.
@@ -18,6 +19,20 @@ const (
 // Meta is the meta schema of one task on the target.
 type Meta struct {
 	Schema string
+	// Exclusive makes the writers' epoch read take an exclusive lock (FOR
+	// UPDATE) instead of a shared one, for targets without shared row
+	// locks (TiDB refuses LOCK IN SHARE MODE). It is as safe, but writers
+	// of one source then commit one after another.
+	Exclusive bool
+}
+
+// ForServer returns m set up for the target db: Exclusive on TiDB.
+func (m Meta) ForServer(ctx context.Context, db *sql.DB) Meta {
+	var version string
+	if err := db.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version); err == nil && strings.Contains(version, "TiDB") {
+		m.Exclusive = true
+	}
+	return m
 }
 
 // Table returns the quoted name of a meta table.

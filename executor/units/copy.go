@@ -30,7 +30,7 @@ func openFencedTargetAs(ctx context.Context, d Deps, a executor.Assignment, task
 	if err != nil {
 		return nil, nil, connectError("Target", err)
 	}
-	meta := target.Meta{Schema: task.MetaSchema}
+	meta := target.Meta{Schema: task.MetaSchema}.ForServer(ctx, tdb)
 	fence := target.Fence{Task: task.Name, Source: inst.SourceID, Incarnation: a.Source.GetCreatedUnixMs(), Epoch: a.Epoch}
 	if err := retry(ctx, log, "create meta schema", func() error { return meta.Ensure(ctx, tdb) }); err != nil {
 		tdb.Close()
