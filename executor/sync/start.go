@@ -14,6 +14,7 @@ import (
 
 	"github.com/dmraft/dmraft/executor"
 	"github.com/dmraft/dmraft/executor/sync/binlog"
+	"github.com/dmraft/dmraft/executor/sync/checkpoint"
 	"github.com/dmraft/dmraft/executor/target"
 	"github.com/dmraft/dmraft/fsm/config"
 )
@@ -64,6 +65,23 @@ func (u *Unit) initialPosition(ctx context.Context, sdb querier, rcfg binlog.Con
 		pos.Pos = 4
 	}
 	return pos, nil
+}
+
+// saveStart records the start position as every worker's checkpoint, in
+// a fenced transaction, before the first change is applied.
+func saveStart(ctx context.Context, db *sql.DB, meta target.Meta, store *checkpoint.Store, f target.Fence, workers int, start binlog.Position) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+	if err := meta.CheckEpoch(ctx, tx, f); err != nil {
+		return err
+	}
+	if err := store.SaveAll(ctx, tx, workers, start); err != nil {
+		return err
+	}
+	return target.Commit(ctx, tx)
 }
 
 // loadWindows reads the snapshot position of every loaded chunk and

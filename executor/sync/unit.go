@@ -156,6 +156,11 @@ func (u *Unit) runOnce(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		// Every worker's row exists from the start: a worker that has not
+		// committed yet when the unit restarts still has its point.
+		if err := saveStart(ctx, tdb, meta, store, fence, workers, start); err != nil {
+			return err
+		}
 		resume = &checkpoint.Resume{Workers: workers}
 		for range workers {
 			resume.Points = append(resume.Points, checkpoint.Boundary(start))
