@@ -8,9 +8,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/dmraft/dmraft/test/mariadb"
 )
 
 // Node is one dmnode process.
@@ -30,12 +33,11 @@ type Node struct {
 
 // FreeAddr returns a loopback address with a port that was free a moment ago.
 func FreeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := mariadb.FreePort()
 	if err != nil {
 		return "", err
 	}
-	defer l.Close()
-	return l.Addr().String(), nil
+	return net.JoinHostPort(mariadb.Host, strconv.Itoa(p)), nil
 }
 
 func newNode(c *Cluster, i int) (*Node, error) {

@@ -2,7 +2,6 @@ package mariadb
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -37,16 +36,6 @@ type Options struct {
 	// defaults (e.g. "--gtid-domain-id=2", "--innodb-buffer-pool-size=256M").
 	// They are not passed to mariadb-install-db.
 	ExtraArgs []string
-}
-
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func FreePort() (int, error) {
-	l, err := net.Listen("tcp", net.JoinHostPort(Host, "0"))
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // commonArgs are shared by mariadb-install-db and mariadbd.
