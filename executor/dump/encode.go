@@ -76,18 +76,25 @@ var quotable = map[string]bool{"utf8mb4": true, "utf8mb3": true, "utf8": true, "
 // bytes that need no escape are copied at once.
 func appendQuoted(buf []byte, v []byte) []byte {
 	buf = append(buf, '\'')
+	buf = appendEscaped(buf, v, &quoteEscape)
+	return append(buf, '\'')
+}
+
+// appendEscaped appends v with every byte b that has a letter esc[b]
+// written as a backslash and that letter; runs of bytes that need no
+// escape are copied at once.
+func appendEscaped(buf []byte, v []byte, esc *[256]byte) []byte {
 	start := 0
 	for i, b := range v {
-		esc := quoteEscape[b]
-		if esc == 0 {
+		e := esc[b]
+		if e == 0 {
 			continue
 		}
 		buf = append(buf, v[start:i]...)
-		buf = append(buf, '\\', esc)
+		buf = append(buf, '\\', e)
 		start = i + 1
 	}
-	buf = append(buf, v[start:]...)
-	return append(buf, '\'')
+	return append(buf, v[start:]...)
 }
 
 // quoteEscape maps a byte to the letter that follows the backslash in its

@@ -97,17 +97,7 @@ func appendTSVRow(buf []byte, raw []sql.RawBytes) []byte {
 			buf = append(buf, '\\', 'N')
 			continue
 		}
-		start := 0
-		for j, b := range v {
-			esc := tsvEscape[b]
-			if esc == 0 {
-				continue
-			}
-			buf = append(buf, v[start:j]...)
-			buf = append(buf, '\\', esc)
-			start = j + 1
-		}
-		buf = append(buf, v[start:]...)
+		buf = appendEscaped(buf, v, &tsvEscape)
 	}
 	return append(buf, '\n')
 }

@@ -209,16 +209,5 @@ func (s *Store) WriteChunk(ctx context.Context, c *dump.Chunk, pos dump.Position
 
 // inTx runs fn in a transaction that starts with the epoch check.
 func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := s.DB.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback() //nolint:errcheck // no-op after Commit
-	if err := s.Meta.CheckEpoch(ctx, tx, s.Fence); err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		return err
-	}
-	return target.Commit(ctx, tx)
+	return s.Meta.InTx(ctx, s.DB, s.Fence, fn)
 }

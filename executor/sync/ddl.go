@@ -84,6 +84,13 @@ func (p *pipeline) query(ctx context.Context, ev binlog.Event) error {
 		}
 		p.log.Info().Str("ddl", s.text).Str("position", ev.Start.String()).Msg("DDL applied")
 	}
+	return p.passDDL(ctx, ev)
+}
+
+// passDDL moves every worker's checkpoint past a DDL event that was
+// applied, skipped or replaced: the blocking DDL is cleared, table
+// schemas are read again, and the workers restart from ev's end.
+func (p *pipeline) passDDL(ctx context.Context, ev binlog.Event) error {
 	p.prog.setBlocking(nil)
 	p.tables.clear()
 	if err := p.inTx(ctx, func(tx *sql.Tx) error { return p.store.SaveAll(ctx, tx, len(p.workers), ev.End) }); err != nil {

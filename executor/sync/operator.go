@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/dmraft/dmraft/executor/sync/binlog"
-	"github.com/dmraft/dmraft/executor/sync/checkpoint"
 	"github.com/dmraft/dmraft/fsm"
 	pb "github.com/dmraft/dmraft/proto"
 )
@@ -87,21 +86,7 @@ func (p *pipeline) applyOperator(ctx context.Context, ev binlog.Event, op *pb.Bi
 	default: // skip; FSM validation admits nothing else
 		p.log.Info().Str("ddl", ev.Query).Str("position", ev.Start.String()).Msg("binlog skip: DDL skipped")
 	}
-	p.prog.setBlocking(nil)
-	p.tables.clear()
-	if err := p.inTx(ctx, func(tx *sql.Tx) error { return p.store.SaveAll(ctx, tx, len(p.workers), ev.End) }); err != nil {
-		return err
-	}
-	for i := range p.workers {
-		ack := make(chan error, 1)
-		if err := p.send(ctx, i, job{kind: jobReset, point: checkpoint.Boundary(ev.End), ts: ev.Timestamp, ack: ack}); err != nil {
-			return err
-		}
-		if err := <-ack; err != nil {
-			return err
-		}
-	}
-	return nil
+	return p.passDDL(ctx, ev)
 }
 
 // binlogOperator reads the subtask's operator from the local FSM view; nil

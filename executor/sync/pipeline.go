@@ -435,16 +435,5 @@ func (p *pipeline) rebalance(ctx context.Context, end binlog.Position) error {
 
 // inTx runs fn in a transaction that starts with the epoch check.
 func (p *pipeline) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := p.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback() //nolint:errcheck // no-op after Commit
-	if err := p.store.Meta.CheckEpoch(ctx, tx, p.fence); err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		return err
-	}
-	return target.Commit(ctx, tx)
+	return p.store.Meta.InTx(ctx, p.db, p.fence, fn)
 }

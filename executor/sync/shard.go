@@ -416,25 +416,9 @@ func (s *shardSync) exec(ctx context.Context, ev binlog.Event, schema, text stri
 	return nil
 }
 
-// finish moves every worker's point past the event (compare the end of
-// pipeline.query).
+// finish moves every worker's point past the event.
 func (s *shardSync) finish(ctx context.Context, ev binlog.Event) error {
-	p := s.p
-	p.prog.setBlocking(nil)
-	p.tables.clear()
-	if err := p.inTx(ctx, func(tx *sql.Tx) error { return p.store.SaveAll(ctx, tx, len(p.workers), ev.End) }); err != nil {
-		return err
-	}
-	for i := range p.workers {
-		ack := make(chan error, 1)
-		if err := p.send(ctx, i, job{kind: jobReset, point: checkpoint.Boundary(ev.End), ts: ev.Timestamp, ack: ack}); err != nil {
-			return err
-		}
-		if err := <-ack; err != nil {
-			return err
-		}
-	}
-	return nil
+	return s.p.passDDL(ctx, ev)
 }
 
 // registerCreated registers a table created in the binlog, with the CREATE

@@ -69,19 +69,8 @@ func (u *Unit) initialPosition(ctx context.Context, sdb querier, rcfg binlog.Con
 
 // saveStart records the start position as every worker's checkpoint, in
 // a fenced transaction, before the first change is applied.
-func saveStart(ctx context.Context, db *sql.DB, meta target.Meta, store *checkpoint.Store, f target.Fence, workers int, start binlog.Position) error {
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback() //nolint:errcheck // no-op after Commit
-	if err := meta.CheckEpoch(ctx, tx, f); err != nil {
-		return err
-	}
-	if err := store.SaveAll(ctx, tx, workers, start); err != nil {
-		return err
-	}
-	return target.Commit(ctx, tx)
+func saveStart(ctx context.Context, db *sql.DB, store *checkpoint.Store, workers int, start binlog.Position) error {
+	return store.Meta.InTx(ctx, db, store.Fence, func(tx *sql.Tx) error { return store.SaveAll(ctx, tx, workers, start) })
 }
 
 // loadWindows reads the snapshot position of every loaded chunk and

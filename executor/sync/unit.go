@@ -158,7 +158,7 @@ func (u *Unit) runOnce(ctx context.Context) error {
 		}
 		// Every worker's row exists from the start: a worker that has not
 		// committed yet when the unit restarts still has its point.
-		if err := saveStart(ctx, tdb, meta, store, fence, workers, start); err != nil {
+		if err := saveStart(ctx, tdb, store, workers, start); err != nil {
 			return err
 		}
 		resume = &checkpoint.Resume{Workers: workers}

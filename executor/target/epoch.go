@@ -99,3 +99,20 @@ func (m Meta) CheckEpoch(ctx context.Context, tx *sql.Tx, f Fence) error {
 	}
 	return epochMatches(f, found, inc, epoch)
 }
+
+// InTx runs fn in a transaction of db that starts with CheckEpoch for f
+// and commits (target.Commit) only when fn succeeds.
+func (m Meta) InTx(ctx context.Context, db *sql.DB, f Fence, fn func(*sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+	if err := m.CheckEpoch(ctx, tx, f); err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return Commit(ctx, tx)
+}

@@ -94,42 +94,53 @@ func (s chunkSource) producer(w int, c *dump.Chunk) load.Producer {
 // one target transaction, streamed (one statement in flight), so memory
 // stays at a few statements per worker whatever the chunk size.
 func copyChunks(ctx context.Context, log zerolog.Logger, prog *progress, store *load.Store, chunks []*dump.Chunk, src chunkSource) error {
+	return forEachChunk(ctx, src.workers, chunks, func(ctx context.Context, w int, c *dump.Chunk) error {
+		var rows, bytes int64
+		write := func() error {
+			return retry(ctx, log, "load chunk "+c.ID(), func() (err error) {
+				rows, bytes, err = store.WriteChunk(ctx, c, src.pos, src.producer(w, c))
+				return err
+			})
+		}
+		err := write()
+		if errors.Is(err, load.ErrInfileInexact) {
+			log.Warn().Err(err).Str("table", c.Table.ID()).Msg("LOAD DATA was not exact; loading this table's chunks with INSERT")
+			src.insertOnly.Store(c.Table.ID(), true)
+			err = write()
+		}
+		var re *dump.ReadError
+		switch {
+		case errors.Is(err, load.ErrChunkAlreadyLoaded):
+			// A retried commit had succeeded before its connection
+			// dropped; this attempt rolled back. Nothing is missing.
+			return nil
+		case errors.As(err, &re):
+			return src.readError(c, err)
+		case err != nil:
+			return targetError("load chunk "+c.ID()+" into "+c.Table.TargetID(), err)
+		}
+		prog.chunkDone(c.Table.ID(), c.Index, rows, bytes)
+		return nil
+	})
+}
+
+// forEachChunk runs fn for every chunk on workers goroutines (worker w
+// gets index w). The first error stops the feeding and the other workers'
+// context, and is returned.
+func forEachChunk(ctx context.Context, workers int, chunks []*dump.Chunk, fn func(ctx context.Context, w int, c *dump.Chunk) error) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	todo := make(chan *dump.Chunk)
-	var workers sync.WaitGroup
-	for w := range max(src.workers, 1) {
-		workers.Add(1)
+	var wg sync.WaitGroup
+	for w := range max(workers, 1) {
+		wg.Add(1)
 		go func() {
-			defer workers.Done()
+			defer wg.Done()
 			for c := range todo {
-				var rows, bytes int64
-				err := retry(ctx, log, "load chunk "+c.ID(), func() (err error) {
-					rows, bytes, err = store.WriteChunk(ctx, c, src.pos, src.producer(w, c))
-					return err
-				})
-				if errors.Is(err, load.ErrInfileInexact) {
-					log.Warn().Err(err).Str("table", c.Table.ID()).Msg("LOAD DATA was not exact; loading this table's chunks with INSERT")
-					src.insertOnly.Store(c.Table.ID(), true)
-					err = retry(ctx, log, "load chunk "+c.ID(), func() (err error) {
-						rows, bytes, err = store.WriteChunk(ctx, c, src.pos, src.producer(w, c))
-						return err
-					})
-				}
-				var re *dump.ReadError
-				switch {
-				case errors.Is(err, load.ErrChunkAlreadyLoaded):
-					// A retried commit had succeeded before its connection
-					// dropped; this attempt rolled back. Nothing is missing.
-					continue
-				case errors.As(err, &re):
-					cancel(src.readError(c, err))
-					return
-				case err != nil:
-					cancel(targetError("load chunk "+c.ID()+" into "+c.Table.TargetID(), err))
+				if err := fn(ctx, w, c); err != nil {
+					cancel(err)
 					return
 				}
-				prog.chunkDone(c.Table.ID(), c.Index, rows, bytes)
 			}
 		}()
 	}
@@ -142,7 +153,7 @@ feed:
 		}
 	}
 	close(todo)
-	workers.Wait()
+	wg.Wait()
 	return context.Cause(ctx)
 }
 

@@ -9,34 +9,21 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
-
-	"github.com/rs/zerolog"
 
 	"github.com/dmraft/dmraft/executor"
 	"github.com/dmraft/dmraft/executor/dump"
 	"github.com/dmraft/dmraft/executor/load"
+	"github.com/dmraft/dmraft/executor/target"
 	"github.com/dmraft/dmraft/fsm/config"
 )
 
 // dumpFilesUnit is task-mode dump: a consistent snapshot written as SQL
 // files into <loaders.dir>/<task>.<source> on this node.
-type dumpFilesUnit struct {
-	d    Deps
-	a    executor.Assignment
-	task *config.Task
-	inst *config.Instance
-	log  zerolog.Logger
-	prog *progress
-}
+type dumpFilesUnit struct{ unitBase }
 
 func newDumpFilesUnit(d Deps, a executor.Assignment, task *config.Task, inst *config.Instance) *dumpFilesUnit {
-	return &dumpFilesUnit{d: d, a: a, task: task, inst: inst, prog: newProgress(d.Now),
-		log: d.Logger.With().Str("task", task.Name).Str("source", inst.SourceID).Uint64("epoch", a.Epoch).Str("unit", UnitDump).Logger()}
+	return &dumpFilesUnit{newUnitBase(d, a, task, inst, UnitDump)}
 }
-
-func (u *dumpFilesUnit) Name() string     { return UnitDump }
-func (u *dumpFilesUnit) Progress() string { return u.prog.JSON() }
 
 // loaderDir resolves loaders.dir: a relative directory is below the
 // node's data directory. External storage (s3://, gcs://) is refused.
@@ -164,7 +151,7 @@ func (u *dumpFilesUnit) writeSchemas(ctx context.Context, snap *dump.Snapshot, w
 	sort.Strings(names)
 	for _, s := range names {
 		var name, ddl string
-		if err := q.QueryRowContext(ctx, "SHOW CREATE DATABASE "+quoteIdent(s)).Scan(&name, &ddl); err != nil {
+		if err := q.QueryRowContext(ctx, "SHOW CREATE DATABASE "+target.QuoteIdent(s)).Scan(&name, &ddl); err != nil {
 			return sourceError("read the definition of database "+s, err)
 		}
 		if err := w.WriteStatement(dump.SchemaCreateFile(s), ddl); err != nil {
@@ -199,53 +186,32 @@ func (u *dumpFilesUnit) writeSchemas(ctx context.Context, snap *dump.Snapshot, w
 // writeChunks writes one file per chunk, one worker per snapshot
 // connection.
 func (u *dumpFilesUnit) writeChunks(ctx context.Context, snap *dump.Snapshot, w *dump.DirWriter, chunks []*dump.Chunk) error {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	todo := make(chan *dump.Chunk)
-	var wg sync.WaitGroup
 	stmtSize := statementSize(u.inst)
-	for _, conn := range snap.Conns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for c := range todo {
-				var rows, bytes int64
-				err := w.WriteFile(dump.ChunkFile(c.Table.Schema, c.Table.Name, c.Index), c.Table.ID(), c.Index, func(out io.Writer) (int64, error) {
-					n, err := dump.StreamChunkInto(ctx, conn, c, quoteIdent(c.Table.Name), "INSERT", stmtSize, func(b dump.Batch) error {
-						rows += b.Rows
-						if _, err := out.Write(b.SQL); err != nil {
-							return err
-						}
-						_, err := io.WriteString(out, ";\n")
-						return err
-					})
-					bytes = n
-					return rows, err
-				})
-				var re *dump.ReadError
-				switch {
-				case errors.As(err, &re):
-					cancel(sourceError("read chunk "+c.ID(), err))
-					return
-				case err != nil:
-					cancel(dumpDirError(u.d.Node, w.Final, err))
-					return
+	return forEachChunk(ctx, len(snap.Conns), chunks, func(ctx context.Context, worker int, c *dump.Chunk) error {
+		conn := snap.Conns[worker]
+		var rows, bytes int64
+		err := w.WriteFile(dump.ChunkFile(c.Table.Schema, c.Table.Name, c.Index), c.Table.ID(), c.Index, func(out io.Writer) (int64, error) {
+			n, err := dump.StreamChunkInto(ctx, conn, c, target.QuoteIdent(c.Table.Name), "INSERT", stmtSize, func(b dump.Batch) error {
+				rows += b.Rows
+				if _, err := out.Write(b.SQL); err != nil {
+					return err
 				}
-				u.prog.chunkDone(c.Table.ID(), c.Index, rows, bytes)
-			}
-		}()
-	}
-feed:
-	for _, c := range chunks {
-		select {
-		case todo <- c:
-		case <-ctx.Done():
-			break feed
+				_, err := io.WriteString(out, ";\n")
+				return err
+			})
+			bytes = n
+			return rows, err
+		})
+		var re *dump.ReadError
+		switch {
+		case errors.As(err, &re):
+			return sourceError("read chunk "+c.ID(), err)
+		case err != nil:
+			return dumpDirError(u.d.Node, w.Final, err)
 		}
-	}
-	close(todo)
-	wg.Wait()
-	return context.Cause(ctx)
+		u.prog.chunkDone(c.Table.ID(), c.Index, rows, bytes)
+		return nil
+	})
 }
 
 func dumpDirError(node, dir string, err error) error {
@@ -255,16 +221,4 @@ func dumpDirError(node, dir string, err error) error {
 	}
 	return &executor.Error{Code: "DumpDirWriteFailed", Class: "dump", Message: fmt.Sprintf("write the dump directory %s on node %s", dir, node), Err: err,
 		Workaround: "check that the directory is writable by dmnode and the disk has space (the error above says why), then `dmctl resume-task`; the dump starts over"}
-}
-
-func quoteIdent(name string) string {
-	out := make([]byte, 0, len(name)+2)
-	out = append(out, '`')
-	for i := 0; i < len(name); i++ {
-		if name[i] == '`' {
-			out = append(out, '`')
-		}
-		out = append(out, name[i])
-	}
-	return string(append(out, '`'))
 }

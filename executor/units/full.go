@@ -8,8 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/rs/zerolog"
-
 	"github.com/dmraft/dmraft/executor"
 	"github.com/dmraft/dmraft/executor/dump"
 	"github.com/dmraft/dmraft/executor/load"
@@ -26,24 +24,12 @@ const (
 )
 
 // fullUnit copies every selected table: dump streamed into load.
-type fullUnit struct {
-	d    Deps
-	a    executor.Assignment
-	task *config.Task
-	inst *config.Instance
-	log  zerolog.Logger
-	prog *progress
-}
+// Its name is "load": it also dumps, streamed, and marks both units.
+type fullUnit struct{ unitBase }
 
 func newFullUnit(d Deps, a executor.Assignment, task *config.Task, inst *config.Instance) *fullUnit {
-	return &fullUnit{d: d, a: a, task: task, inst: inst, prog: newProgress(d.Now),
-		log: d.Logger.With().Str("task", task.Name).Str("source", inst.SourceID).Uint64("epoch", a.Epoch).Str("unit", UnitLoad).Logger()}
+	return &fullUnit{newUnitBase(d, a, task, inst, UnitLoad)}
 }
-
-// Name is "load": the unit also dumps, streamed, and marks both units.
-func (u *fullUnit) Name() string { return UnitLoad }
-
-func (u *fullUnit) Progress() string { return u.prog.JSON() }
 
 // Run loads every chunk that is not done yet, then proposes the dump and
 // load finished marks.

@@ -5,8 +5,9 @@ import (
 	"strconv"
 
 	"database/sql"
-	"github.com/dmraft/dmraft/executor/dump"
 	"testing"
+
+	"github.com/dmraft/dmraft/executor/dump"
 )
 
 func mustExec(t *testing.T, db *sql.DB, stmts ...string) {

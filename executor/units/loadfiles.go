@@ -13,8 +13,6 @@ import (
 	"sort"
 	"time"
 
-	"github.com/rs/zerolog"
-
 	"github.com/dmraft/dmraft/executor"
 	"github.com/dmraft/dmraft/executor/dump"
 	"github.com/dmraft/dmraft/executor/load"
@@ -25,22 +23,11 @@ import (
 // loadFilesUnit is task-mode load: a dump directory on this node (written
 // by task-mode dump or by mydumper) loaded into the target with the same
 // chunk checkpoints and fencing as the streamed full copy.
-type loadFilesUnit struct {
-	d    Deps
-	a    executor.Assignment
-	task *config.Task
-	inst *config.Instance
-	log  zerolog.Logger
-	prog *progress
-}
+type loadFilesUnit struct{ unitBase }
 
 func newLoadFilesUnit(d Deps, a executor.Assignment, task *config.Task, inst *config.Instance) *loadFilesUnit {
-	return &loadFilesUnit{d: d, a: a, task: task, inst: inst, prog: newProgress(d.Now),
-		log: d.Logger.With().Str("task", task.Name).Str("source", inst.SourceID).Uint64("epoch", a.Epoch).Str("unit", UnitLoad).Logger()}
+	return &loadFilesUnit{newUnitBase(d, a, task, inst, UnitLoad)}
 }
-
-func (u *loadFilesUnit) Name() string     { return UnitLoad }
-func (u *loadFilesUnit) Progress() string { return u.prog.JSON() }
 
 // findDumpDir returns the directory to load: loaders.dir itself when it
 // holds a metadata file, else loaders.dir/<task>.<source>.
