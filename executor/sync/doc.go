@@ -27,12 +27,14 @@
 // atomic, the queue is ordered, and a point never moves backwards (a
 // worker ignores markers below its stored point).
 //
-// Batches of several workers may share one target transaction (group
-// commit, commit.go): each batch still commits together with its own
-// worker's point, and a worker has one batch in flight at a time, so the
-// argument holds per worker. Within a batch, changes to the same row are
-// merged and rows are grouped into multi-row statements where that is
-// exact (dml.BuildMerged).
+// Batches of several workers share target transactions (group commit,
+// commit.go): each batch commits together with its own worker's point (a
+// batch may be written in parts, each part ending where a source
+// transaction ends, each with the point of its last change), and a worker
+// has one batch in flight at a time, so the argument holds per worker.
+// Within a transaction, changes are written in binlog order, changes to
+// the same row are merged and rows are grouped into multi-row statements
+// where that is exact (dml.BuildMerged).
 //
 // On restart the reader starts at the lowest point of any worker and
 // skips, for worker w, the changes its point covers. Every change is
@@ -46,9 +48,14 @@
 //
 // Ordering between workers: a change whose unique-key values (before or
 // after, primary and unique keys, case-folded) are in flight on another
-// worker waits until every worker has committed (DM's causality flush).
-// Committed changes thus always form a prefix closed under conflicts, and
-// the replay continues from a state a serial apply could have produced.
+// worker depends on that worker's commit up to the earlier change
+// (causality.Tracker.Place). The committer writes a change only once its
+// dependencies are committed or written in the same target transaction
+// before it, so each key's changes reach the target in binlog order, and
+// committed changes always form a set closed under conflicts: the replay
+// continues from a state a serial apply could have produced. Unlike DM's
+// causality flush, a conflict stalls neither the reader nor the other
+// workers.
 //
 // After a full phase, the replay starts at the "dump" mark (the earliest
 // snapshot); each table's changes before its chunks' snapshot are skipped

@@ -69,11 +69,11 @@ type pipeline struct {
 	seq      uint64 // sequence number of the last change sent to a worker
 	workers  []*worker
 	wg       sync.WaitGroup // the workers
-	// commits is the workers' queue to the committers (commit.go).
-	commits    chan *commitRequest
-	committers sync.WaitGroup
-	fail       func(error)
-	workerCtx  context.Context
+	// commits is the workers' queue to the committer (commit.go).
+	commits   chan *commitRequest
+	committer sync.WaitGroup
+	fail      func(error)
+	workerCtx context.Context
 
 	txnStart      binlog.Position
 	txnTs         uint32
@@ -91,19 +91,18 @@ func (p *pipeline) startWorkers(n int, floors []checkpoint.Point) {
 	p.touched = make([]bool, n)
 	commits := make(chan *commitRequest, n)
 	p.commits = commits
-	for range committersFor(n) {
-		c := &committer{db: p.db, store: p.store, fence: p.fence, log: p.log, in: commits,
-			maxRows: groupBatches * backlogBatches * p.batch}
-		p.committers.Add(1)
-		go func() {
-			defer p.committers.Done()
-			c.run(p.workerCtx)
-		}()
-	}
+	c := &committer{db: p.db, store: p.store, fence: p.fence, log: p.log, in: commits,
+		maxRows: groupRowsPerBatch * backlogBatches * p.batch}
+	p.committer.Add(1)
+	go func() {
+		defer p.committer.Done()
+		c.run(p.workerCtx)
+	}()
 	for i := range n {
-		w := &worker{id: i, of: n, in: make(chan job, 4*p.batch+16),
+		p.workers[i] = &worker{id: i, of: n, in: make(chan job, 4*p.batch+16),
 			batch: p.batch, log: p.log, prog: p.prog, floor: floors[i], committed: floors[i], commits: commits}
-		p.workers[i] = w
+	}
+	for _, w := range p.workers {
 		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
@@ -138,10 +137,10 @@ func (p *pipeline) startWorkers(n int, floors []checkpoint.Point) {
 	})
 }
 
-// wait waits for the workers and committers to end after workerCtx's end.
+// wait waits for the workers and the committer to end after workerCtx's end.
 func (p *pipeline) wait() {
 	p.wg.Wait()
-	p.committers.Wait()
+	p.committer.Wait()
 }
 
 // stopWorkers closes the queues (each worker commits what it holds) and
@@ -152,7 +151,7 @@ func (p *pipeline) stopWorkers() {
 	}
 	p.wg.Wait()
 	close(p.commits)
-	p.committers.Wait()
+	p.committer.Wait()
 	p.workers = nil
 }
 
@@ -299,9 +298,10 @@ func (p *pipeline) rows(ctx context.Context, ev binlog.Event) error {
 func (p *pipeline) route(c *dml.Change) int { return causality.Worker(c.RouteKey(), len(p.workers)) }
 
 // dispatch sends changes of the current transaction to worker w, after the
-// skip rule of the replay and the causality check: when a key is in flight
-// on another worker, every worker commits first. split marks changes of a
-// transaction that is not applied atomically.
+// skip rule of the replay, with the causality dependencies on its first
+// change: the committer writes them only after the earlier changes of the
+// same keys on other workers (commit.go). split marks changes of a transaction that is not
+// applied atomically.
 func (p *pipeline) dispatch(ctx context.Context, w int, changes []pendingChange, split bool) error {
 	var keys []string
 	live := changes[:0:0]
@@ -317,62 +317,19 @@ func (p *pipeline) dispatch(ctx context.Context, w int, changes []pendingChange,
 	}
 	first := p.seq + 1
 	p.seq += uint64(len(live))
-	if err := p.place(ctx, w, p.seq, keys); err != nil {
-		return err
-	}
+	committed := func(o int) uint64 { return p.workers[o].committedSeq.Load() }
+	deps := p.tracker.Place(w, p.seq, keys, committed)
 	for i, pc := range live {
 		j := job{kind: jobChange, change: pc.change, split: split, seq: first + uint64(i),
 			point: checkpoint.Point{Pos: p.txnStart, Row: pc.idx}, ts: p.txnTs}
+		if i == 0 {
+			j.deps = deps
+		}
 		if err := p.send(ctx, w, j); err != nil {
 			return err
 		}
 	}
 	p.touched[w] = true
-	return nil
-}
-
-// place records the keys of changes going to worker w (the last of them at
-// sequence seq). A key still in flight on another worker makes that
-// worker, and only it, commit first: conflicting changes are then applied
-// in binlog order, and the other workers go on.
-func (p *pipeline) place(ctx context.Context, w int, seq uint64, keys []string) error {
-	committed := func(o int) uint64 { return p.workers[o].committedSeq.Load() }
-	for attempt := 0; ; attempt++ {
-		blockers := p.tracker.Place(w, seq, keys, committed)
-		if blockers == nil {
-			return nil
-		}
-		if attempt > 0 { // cannot happen: a flushed worker has committed everything sent
-			if err := p.drain(ctx, nil); err != nil {
-				return err
-			}
-			continue
-		}
-		if err := p.flush(ctx, blockers); err != nil {
-			return err
-		}
-	}
-}
-
-// flush makes the given workers commit everything they were sent and waits.
-func (p *pipeline) flush(ctx context.Context, workers []int) error {
-	acks := make([]chan error, len(workers))
-	for i, o := range workers {
-		acks[i] = make(chan error, 1)
-		if err := p.send(ctx, o, job{kind: jobFlush, ack: acks[i]}); err != nil {
-			return err
-		}
-	}
-	for _, a := range acks {
-		select {
-		case err := <-a:
-			if err != nil {
-				return err
-			}
-		case <-ctx.Done():
-			return context.Cause(ctx)
-		}
-	}
 	return nil
 }
 

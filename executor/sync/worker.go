@@ -8,6 +8,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/dmraft/dmraft/executor/sync/causality"
 	"github.com/dmraft/dmraft/executor/sync/checkpoint"
 	"github.com/dmraft/dmraft/executor/sync/dml"
 )
@@ -30,6 +31,9 @@ type job struct {
 	point  checkpoint.Point
 	ts     uint32 // source timestamp of the event
 	ack    chan error
+	// deps (on the first change of a transaction) are the other workers'
+	// commits the change waits for (causality).
+	deps []causality.Dep
 }
 
 // checkpointEvery bounds how often an idle worker commits a checkpoint
@@ -73,7 +77,7 @@ type worker struct {
 	batch  int
 	log    zerolog.Logger
 	prog   *progress
-	// commits goes to the committers (commit.go), which write the batch.
+	// commits goes to the committer (commit.go), which writes the batch.
 	commits chan<- *commitRequest
 
 	// floor is the stored point: markers at or below it are ignored.
@@ -122,7 +126,7 @@ func (w *worker) run(ctx context.Context, fail func(error)) {
 		if len(pending) == 0 && (point == w.floor || (!force && time.Since(lastCommit) < checkpointEvery)) {
 			return nil
 		}
-		if err := w.commit(ctx, pending, point); err != nil {
+		if err := w.commit(ctx, &commitRequest{jobs: pending, point: point, lastSeq: lastSeq}); err != nil {
 			return err
 		}
 		w.mu.Lock()
@@ -226,10 +230,11 @@ func (w *worker) run(ctx context.Context, fail func(error)) {
 	}
 }
 
-// commit hands the batch and its checkpoint to the pipeline's committers
-// and waits until they are committed (or failed).
-func (w *worker) commit(ctx context.Context, jobs []job, p checkpoint.Point) error {
-	r := &commitRequest{worker: w.id, of: w.of, jobs: jobs, point: p, done: make(chan error, 1)}
+// commit hands the batch r (its jobs, point and last sequence number) to
+// the pipeline's committer and waits until it is committed
+// (or failed).
+func (w *worker) commit(ctx context.Context, r *commitRequest) error {
+	r.worker, r.of, r.done = w.id, w.of, make(chan error, 1)
 	select {
 	case w.commits <- r:
 	case <-ctx.Done():

@@ -69,7 +69,7 @@ func syncerConfig(cfg Config) replication.BinlogSyncerConfig {
 		UseDecimal:              true,
 		HeartbeatPeriod:         time.Second,
 		ReadTimeout:             10 * time.Second,
-		Dialer:                  (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+		Dialer:                  lazyDeadlineDialer(&net.Dialer{Timeout: 5 * time.Second}),
 		DisableRetrySync:        true,
 		Logger:                  slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}

@@ -15,6 +15,13 @@ func Worker(routeKey string, n int) int {
 	return int(h.Sum64() % uint64(n))
 }
 
+// Dep is a dependency of a change on another worker: that worker must
+// have committed its changes up to sequence number Seq first.
+type Dep struct {
+	Worker int
+	Seq    uint64
+}
+
 // Tracker remembers which worker each in-flight key value was sent to, and
 // with which sequence number, so that a key is free again as soon as its
 // worker has committed it.
@@ -30,40 +37,39 @@ type entry struct {
 // New returns an empty tracker.
 func New() *Tracker { return &Tracker{inflight: map[string]entry{}} }
 
-// Place records keys for worker w at sequence number seq, unless one of
-// them is still in flight on another worker: a key sent to worker o at
-// sequence s is in flight while committed(o) < s. It returns the workers
-// that hold such keys (each once, ascending) and records nothing then;
-// the caller makes them commit and places again.
-func (t *Tracker) Place(w int, seq uint64, keys []string, committed func(worker int) uint64) []int {
-	var blockers []int
+// Place records keys for worker w at sequence number seq and returns what
+// the changes must wait for: for each other worker o that holds one of the
+// keys in flight (sent at sequence s with committed(o) < s), the highest
+// such s, ascending by worker. A key on w itself needs nothing: w's queue
+// keeps its order.
+//
+// Writing a change only after its dependencies (or in the same target
+// transaction, in sequence order) keeps every order that matters: a key's
+// changes reach the target in binlog order. Dependencies point to
+// strictly smaller sequence numbers, so they never form a cycle.
+func (t *Tracker) Place(w int, seq uint64, keys []string, committed func(worker int) uint64) []Dep {
+	var deps []Dep
 	for _, k := range keys {
 		e, ok := t.inflight[k]
+		t.inflight[k] = entry{worker: w, seq: seq}
 		if !ok || e.worker == w || committed(e.worker) >= e.seq {
 			continue
 		}
-		dup := false
-		for _, b := range blockers {
-			dup = dup || b == e.worker
-		}
-		if !dup {
-			blockers = append(blockers, e.worker)
-		}
+		deps = merge(deps, Dep{Worker: e.worker, Seq: e.seq})
 	}
-	if len(blockers) > 0 {
-		sort.Ints(blockers)
-		return blockers
-	}
-	for _, k := range keys {
-		t.inflight[k] = entry{worker: w, seq: seq}
-	}
-	return nil
+	sort.Slice(deps, func(i, j int) bool { return deps[i].Worker < deps[j].Worker })
+	return deps
 }
 
-// Add is Place for callers that do not track commits: every recorded key
-// stays in flight until Reset.
-func (t *Tracker) Add(w int, keys []string) bool {
-	return t.Place(w, 1, keys, func(int) uint64 { return 0 }) == nil
+// merge adds d to deps, keeping the higher sequence number per worker.
+func merge(deps []Dep, d Dep) []Dep {
+	for i := range deps {
+		if deps[i].Worker == d.Worker {
+			deps[i].Seq = max(deps[i].Seq, d.Seq)
+			return deps
+		}
+	}
+	return append(deps, d)
 }
 
 // Reset forgets every key; call it once every worker has committed what

@@ -19,54 +19,43 @@ func TestWorkerIsDeterministicAndInRange(t *testing.T) {
 	}
 }
 
-func TestTrackerConflicts(t *testing.T) {
-	tr := New()
-	steps := []struct {
-		w    int
-		keys []string
-		ok   bool
-	}{
-		{0, []string{"t.pk:1"}, true},
-		{0, []string{"t.pk:1", "t.pk:2"}, true},  // same worker: ordered by its queue
-		{1, []string{"t.pk:3"}, true},            // unrelated key
-		{1, []string{"t.pk:2", "t.pk:4"}, false}, // pk 2 in flight on worker 0
-		{1, []string{"t.pk:4"}, true},            // nothing was recorded by the refused add
-		{2, []string{"t.uk:x"}, true},
-		{0, []string{"t.pk:9", "t.uk:x"}, false}, // unique key in flight elsewhere
-	}
-	for i, s := range steps {
-		if got := tr.Add(s.w, s.keys); got != s.ok {
-			t.Fatalf("step %d: Add(%d, %v) = %v, want %v", i, s.w, s.keys, got, s.ok)
-		}
-	}
-	tr.Reset()
-	if tr.Len() != 0 || !tr.Add(0, []string{"t.uk:x"}) {
-		t.Fatal("after Reset every key is free")
-	}
-}
-
-func TestTrackerReleasesCommittedKeys(t *testing.T) {
+func TestTrackerDependencies(t *testing.T) {
 	tr := New()
 	committed := map[int]uint64{}
 	at := func(w int) uint64 { return committed[w] }
-	if b := tr.Place(0, 5, []string{"k1", "k2"}, at); b != nil {
-		t.Fatalf("first place blocked by %v", b)
+	place := func(w int, seq uint64, keys ...string) []Dep { return tr.Place(w, seq, keys, at) }
+	if d := place(0, 1, "t.pk:1"); d != nil {
+		t.Fatalf("first key: deps %v", d)
 	}
-	if b := tr.Place(1, 6, []string{"k9"}, at); b != nil {
-		t.Fatalf("unrelated key blocked by %v", b)
+	if d := place(0, 2, "t.pk:1", "t.pk:2"); d != nil {
+		t.Fatalf("same worker: its queue orders the changes, deps %v", d)
 	}
-	if b := tr.Place(2, 7, []string{"k2", "k9"}, at); len(b) != 2 || b[0] != 0 || b[1] != 1 {
-		t.Fatalf("blockers = %v, want [0 1]", b)
+	if d := place(1, 3, "t.pk:3"); d != nil {
+		t.Fatalf("unrelated key: deps %v", d)
 	}
-	committed[0] = 4 // worker 0 has not reached seq 5 yet
-	if b := tr.Place(2, 7, []string{"k2"}, at); len(b) != 1 || b[0] != 0 {
-		t.Fatalf("blockers = %v, want [0]", b)
+	// pk 2 in flight on worker 0 at seq 2, pk 1 at seq 2 too: one dep.
+	if d := place(1, 4, "t.pk:2", "t.pk:1", "t.pk:4"); len(d) != 1 || d[0] != (Dep{0, 2}) {
+		t.Fatalf("deps = %v, want [{0 2}]", d)
 	}
-	committed[0], committed[1] = 5, 6
-	if b := tr.Place(2, 7, []string{"k2", "k9"}, at); b != nil {
-		t.Fatalf("committed keys still block: %v", b)
+	// pk 2 now belongs to worker 1 at seq 4: the next change waits for
+	// worker 1 only (worker 1's seq 4 commits after worker 0's seq 2).
+	if d := place(2, 5, "t.pk:2", "t.pk:3"); len(d) != 1 || d[0] != (Dep{1, 4}) {
+		t.Fatalf("deps = %v, want [{1 4}]", d)
 	}
-	if b := tr.Place(0, 8, []string{"k2"}, at); len(b) != 1 || b[0] != 2 {
-		t.Fatalf("k2 now belongs to worker 2 until it commits seq 7: %v", b)
+	if d := place(0, 6, "t.pk:2", "t.pk:9"); len(d) != 1 || d[0] != (Dep{2, 5}) {
+		t.Fatalf("deps = %v, want [{2 5}]", d)
+	}
+	// Several workers, ascending; committed keys are free.
+	place(3, 7, "t.uk:x")
+	if d := place(1, 8, "t.uk:x", "t.pk:9"); len(d) != 2 || d[0] != (Dep{0, 6}) || d[1] != (Dep{3, 7}) {
+		t.Fatalf("deps = %v, want [{0 6} {3 7}]", d)
+	}
+	committed[1] = 8
+	if d := place(2, 9, "t.uk:x", "t.pk:9"); d != nil {
+		t.Fatalf("keys committed by worker 1 still make deps: %v", d)
+	}
+	tr.Reset()
+	if tr.Len() != 0 || place(0, 10, "t.uk:x") != nil {
+		t.Fatal("after Reset every key is free")
 	}
 }
