@@ -134,20 +134,18 @@ func (w *adminWorkload) step(client int, rng *rand.Rand) {
 		w.counts = map[string]int{}
 	}
 	w.counts[op.Kind]++
-	if res.Unknown && (op.Kind == opShow || op.Kind == opStatus || op.Kind == opBound) {
-		return // a failed read tells nothing
+	if !res.Unknown {
+		w.ok = append(w.ok, time.Now())
+	} else if !isRead(op.Kind) {
+		ret = int64(1 << 62) // it may take effect at any time after the call
 	}
+	// Everything is recorded; pendingHistory drops what constrains nothing
+	// (failed reads among them) before the check.
 	if op.Kind == opStatus {
 		for _, kind := range []string{opStageRead, opRevisionRead} {
 			w.ops = append(w.ops, porcupine.Operation{ClientId: client, Input: adminOp{Kind: kind, Key: op.Key}, Call: call, Output: res, Return: ret})
 		}
-		w.ok = append(w.ok, time.Now())
 		return
-	}
-	if res.Unknown {
-		ret = int64(1 << 62) // it may take effect at any time after the call
-	} else {
-		w.ok = append(w.ok, time.Now())
 	}
 	w.ops = append(w.ops, porcupine.Operation{ClientId: client, Input: op, Call: call, Output: res, Return: ret})
 }

@@ -15,7 +15,9 @@
 //
 // Checkers: the target equals the sources row by row (lost, duplicated,
 // divergent), set and bank invariants, the admin history linearizable
-// against a model of the FSM (porcupine), never two nodes running one
+// against a model of the FSM (porcupine; writes of unknown outcome are
+// pending effects the model may apply at any later time, see model.go,
+// and a check that times out is reported as such, never as a pass), never two nodes running one
 // source at once outside a transfer's hand-over (fencing, from the node
 // logs) and no batch committed at a stale epoch (from the target's batch
 // log), the cluster converging after the last heal (liveness). Every run

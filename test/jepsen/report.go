@@ -9,24 +9,26 @@ import (
 
 // Report is what one run found.
 type Report struct {
-	Seed              int64
-	Workload          string
-	Nodes             int
-	Duration          time.Duration
-	Faults            map[string]int
-	Windows           []Window
-	Ops, OpsUnknown   int
-	OpsByKind         map[string]int // admin calls by kind, failed reads included
-	Linearizable      string
-	IllegalRecords    []string // records whose history is not linearizable
-	MaxUnavailable    time.Duration
-	RunnerIntervals   int
-	HandOvers         int // overlaps within a transfer-source hand-over (the target's epoch check fences them)
-	FencingViolations []string
-	Converge          time.Duration
-	ConvergeErr       string
-	TaskAtEnd         string // the task's stage when the faults ended, and whether it was resumed
-	NemesisErrors     []string
+	Seed                int64
+	Workload            string
+	Nodes               int
+	Duration            time.Duration
+	Faults              map[string]int
+	Windows             []Window
+	Ops, OpsUnknown     int
+	OpsByKind           map[string]int // admin calls by kind, failed reads included
+	Linearizable        string         // porcupine's verdict: Ok, Illegal or Unknown (the check timed out)
+	LinearizableSummary string         // the verdict with what was checked and how long it took
+	IllegalRecords      []string       // records whose history is not linearizable
+	UndecidedRecords    []string       // records whose check timed out
+	MaxUnavailable      time.Duration
+	RunnerIntervals     int
+	HandOvers           int // overlaps within a transfer-source hand-over (the target's epoch check fences them)
+	FencingViolations   []string
+	Converge            time.Duration
+	ConvergeErr         string
+	TaskAtEnd           string // the task's stage when the faults ended, and whether it was resumed
+	NemesisErrors       []string
 
 	DataChecked    bool
 	DataOps        string
@@ -63,9 +65,9 @@ func (r *Report) String() string {
 	row("workload / nodes", fmt.Sprintf("%s / %d", r.Workload, r.Nodes))
 	row("fault phase", r.Duration.Round(time.Second).String())
 	row("faults injected", fmt.Sprintf("%d: %s", len(r.Windows), strings.Join(kinds, " ")))
-	row("admin operations in history", fmt.Sprintf("%d (%d with unknown outcome)", r.Ops, r.OpsUnknown))
+	row("admin operations in history", fmt.Sprintf("%d (%d with unknown outcome, failed reads included)", r.Ops, r.OpsUnknown))
 	row("admin calls by kind", countsText(r.OpsByKind))
-	row("admin history linearizable", r.Linearizable)
+	row("admin history linearizable", r.LinearizableSummary)
 	row("runner intervals checked", fmt.Sprint(r.RunnerIntervals))
 	row("fencing violations", fmt.Sprintf("%d (transfer hand-overs under %v excused: %d)", len(r.FencingViolations), handOverBound, r.HandOvers))
 	row("max unavailability (admin)", r.MaxUnavailable.Round(time.Millisecond).String())
@@ -89,6 +91,9 @@ func (r *Report) String() string {
 	}
 	for _, v := range r.IllegalRecords {
 		fmt.Fprintf(&b, "NOT LINEARIZABLE: %s\n", v)
+	}
+	for _, v := range r.UndecidedRecords {
+		fmt.Fprintf(&b, "CHECK TIMED OUT: %s\n", v)
 	}
 	for _, v := range r.FencingViolations {
 		fmt.Fprintf(&b, "FENCING: %s\n", v)

@@ -141,13 +141,17 @@ func Run(tb harness.TB, cfg Config) *Report {
 	checkData(r, data, env, diffs)
 
 	r.Ops, r.OpsUnknown, r.OpsByKind = countCalls(admin), countUnknown(admin), admin.counts
-	r.Linearizable = string(checkLinearizable(admin.ops, 3*time.Minute))
-	if r.Linearizable != string(porcupine.Ok) {
-		prefix := ""
-		if cfg.Report != "" {
-			prefix = strings.TrimSuffix(cfg.Report, filepath.Ext(cfg.Report)) + "-"
-		}
-		r.IllegalRecords = explainIllegal(admin.ops, time.Minute, prefix)
+	prefix := ""
+	if cfg.Report != "" {
+		prefix = strings.TrimSuffix(cfg.Report, filepath.Ext(cfg.Report)) + "-"
+	}
+	lin := checkAdminHistory(admin.ops, adminCheckTimeout, prefix)
+	r.Linearizable, r.LinearizableSummary = string(lin.Result), lin.Summary()
+	for _, rc := range lin.failed(porcupine.Illegal) {
+		r.IllegalRecords = append(r.IllegalRecords, rc.String())
+	}
+	for _, rc := range lin.failed(porcupine.Unknown) {
+		r.UndecidedRecords = append(r.UndecidedRecords, rc.String())
 	}
 	r.MaxUnavailable = admin.maxGap(faultsEnd)
 	ivs, err := runnerIntervals(c, r.Windows, end)
