@@ -79,13 +79,21 @@ func (s *Snapshot) Close() {
 // TRANSACTION WITH CONSISTENT SNAPSHOT and binlog_snapshot_file/position
 // give a consistent position without any lock.
 func OpenSnapshot(ctx context.Context, db *sql.DB, n int, flavor string) (*Snapshot, error) {
+	return openSnapshot(ctx, db, n, flavor, nil)
+}
+
+// openSnapshot is OpenSnapshot that runs pin, when set, on the first
+// connection once its transaction has started and while no DDL can run
+// (before the global read lock is released); an error of pin is returned
+// as is.
+func openSnapshot(ctx context.Context, db *sql.DB, n int, flavor string, pin func(*sql.Conn) error) (*Snapshot, error) {
 	if n < 1 {
 		n = 1
 	}
 	if flavor == "" {
 		flavor = DetectFlavor(ctx, db)
 	}
-	s, err := openLocked(ctx, db, n, flavor)
+	s, err := openLocked(ctx, db, n, flavor, pin)
 	if err == nil {
 		return s, nil
 	}
@@ -93,7 +101,7 @@ func OpenSnapshot(ctx context.Context, db *sql.DB, n int, flavor string) (*Snaps
 	if !errors.As(err, &me) || (me.Number != 1227 && me.Number != 1045 && me.Number != 1044) || flavor != config.FlavorMariaDB {
 		return nil, err
 	}
-	return openMariaDBSingle(ctx, db)
+	return openMariaDBSingle(ctx, db, pin)
 }
 
 // DetectFlavor asks the server what it is.
@@ -113,7 +121,7 @@ func startSnapshot(ctx context.Context, c *sql.Conn) error {
 	return err
 }
 
-func openLocked(ctx context.Context, db *sql.DB, n int, flavor string) (_ *Snapshot, err error) {
+func openLocked(ctx context.Context, db *sql.DB, n int, flavor string, pin func(*sql.Conn) error) (_ *Snapshot, err error) {
 	lock, err := db.Conn(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("snapshot: %w", err)
@@ -145,10 +153,15 @@ func openLocked(ctx context.Context, db *sql.DB, n int, flavor string) (_ *Snaps
 	if s.Position, err = masterStatus(ctx, lock, flavor); err != nil {
 		return nil, err
 	}
+	if pin != nil {
+		if err := pin(s.Conns[0]); err != nil {
+			return nil, err
+		}
+	}
 	return s, nil
 }
 
-func openMariaDBSingle(ctx context.Context, db *sql.DB) (*Snapshot, error) {
+func openMariaDBSingle(ctx context.Context, db *sql.DB, pin func(*sql.Conn) error) (*Snapshot, error) {
 	c, err := db.Conn(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("snapshot: %w", err)
@@ -157,6 +170,12 @@ func openMariaDBSingle(ctx context.Context, db *sql.DB) (*Snapshot, error) {
 	if err := startSnapshot(ctx, c); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("snapshot: %w", err)
+	}
+	if pin != nil {
+		if err := pin(c); err != nil {
+			s.Close()
+			return nil, err
+		}
 	}
 	rows, err := c.QueryContext(ctx, "SHOW STATUS LIKE 'binlog_snapshot_%'")
 	if err != nil {

@@ -24,6 +24,7 @@ type Table struct {
 	Columns                  []Column
 	Key                      []int // chunking key: primary key or unique NOT NULL key; nil when none
 	EstRows, EstBytes        int64
+	CreateSQL                string // SHOW CREATE TABLE upstream, when read with the table (OpenSnapshotTables)
 }
 
 // ID is schema.table, the name used in checkpoints.

@@ -211,3 +211,13 @@ func (s *Store) WriteChunk(ctx context.Context, c *dump.Chunk, pos dump.Position
 func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	return s.Meta.InTx(ctx, s.DB, s.Fence, fn)
 }
+
+// AllDone reports whether every chunk of the plan is loaded.
+func (p *Plan) AllDone() bool {
+	for _, c := range p.Chunks {
+		if !c.Done {
+			return false
+		}
+	}
+	return true
+}

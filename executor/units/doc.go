@@ -6,13 +6,15 @@
 //
 //  1. Connect to the target, create the meta schema, RaiseEpoch (package
 //     target). Nothing is written before the raise.
-//  2. List the tables the block-allow-list selects, route them, and create
-//     missing target schemas and tables from SHOW CREATE TABLE; an existing
-//     target table must have every inserted column.
-//  3. Without a chunk plan in the meta schema: open a snapshot (package
-//     dump), split every table into key ranges and save the plan with the
-//     snapshot position in one transaction. With a plan: open a new
-//     snapshot for the chunks that are not done and record its position.
+//  2. Read the chunk plan from the meta schema. Unless every chunk of it
+//     is done, open a snapshot (package dump) and list the tables the
+//     block-allow-list selects with their definitions as of that snapshot
+//     (dump.OpenSnapshotTables); route them, and create missing target
+//     schemas and tables from their SHOW CREATE TABLE; an existing target
+//     table must have every inserted column.
+//  3. Without a chunk plan: split every table into key ranges and save the
+//     plan with the snapshot position in one transaction. With a plan:
+//     record the new snapshot's position for the chunks that are not done.
 //  4. min(mydumper threads, loader pool-size) workers each stream a chunk
 //     from their snapshot connection into one target transaction: epoch
 //     check, the rows, checkpoint row. The rows go as LOAD DATA LOCAL
@@ -62,15 +64,15 @@
 //     rows of keyless tables already on the target are not removed.
 //   - A table without a primary or unique NOT NULL key (or whose key is
 //     FLOAT/DOUBLE or spatial) is one chunk, one transaction.
-//   - A DROP upstream of a table the snapshot has opened (every table split
-//     into several chunks is opened at the start, others when read) waits
-//     for the snapshot's metadata lock: the copy completes as of the
-//     snapshot and the DROP runs after it. A table dropped while no
-//     snapshot holds it (paused subtask, failover) while the plan still has
-//     chunks of it pauses the subtask (SourceTableGone); one dropped
-//     between the listing and its read pauses with SourceReadFailed, and
-//     resume-task then reports SourceTableGone. Nothing finishes with
-//     chunks missing.
+//   - The tables, their definitions (target CREATE TABLE, column list of
+//     the reads) and their rows come from one point of the source's
+//     history, the snapshot's (dump.OpenSnapshotTables): the snapshot
+//     opens every selected table while DDL cannot run, so DDL upstream on
+//     a copied table (ALTER, DROP) waits for the snapshot's metadata lock
+//     until the copy ends, and then reaches the target through the binlog.
+//     A table dropped while no snapshot holds it (paused subtask,
+//     failover) while the plan still has chunks of it pauses the subtask
+//     (SourceTableGone). Nothing finishes with chunks missing.
 //   - A target out of space (1114 table full, 1021 disk full, errno 28)
 //     pauses with TargetDiskFull naming the target; resume-task reloads the
 //     failed chunk. (MariaDB's InnoDB may abort in the statement rollback

@@ -79,17 +79,14 @@ func (u *dumpFilesUnit) Run(ctx context.Context) error {
 	// Dump files keep the upstream names: routes apply when they are loaded.
 	sel := dump.NewSelector(&config.Task{CaseSensitive: u.task.CaseSensitive, MetaSchema: u.task.MetaSchema},
 		&config.Instance{BlockAllowList: u.inst.BlockAllowList})
-	tables, err := dump.ListTables(ctx, sdb, sel)
-	if err != nil {
-		return sourceError("list the tables to dump", err)
-	}
 	views, err := dump.ListViews(ctx, sdb, sel)
 	if err != nil {
 		return sourceError("list the views to dump", err)
 	}
-	snap, err := dump.OpenSnapshot(ctx, sdb, threads, srcCfg.Flavor)
+	// The tables' definitions as of the snapshot: see dump.OpenSnapshotTables.
+	snap, tables, err := dump.OpenSnapshotTables(ctx, sdb, threads, srcCfg.Flavor, sel)
 	if err != nil {
-		return sourceError("open a consistent snapshot", err)
+		return sourceError("open a consistent snapshot of the tables to dump", err)
 	}
 	closed := false
 	defer func() {
@@ -133,8 +130,8 @@ func (u *dumpFilesUnit) Run(ctx context.Context) error {
 	return proposeMarks(ctx, u.d, u.a, u.task, u.inst, u.log, []unitMark{{UnitDump, snap.Position}})
 }
 
-// writeSchemas writes the CREATE DATABASE, CREATE TABLE and CREATE VIEW
-// files, reading the definitions inside the snapshot.
+// writeSchemas writes the CREATE DATABASE, CREATE TABLE (as of the
+// snapshot, read with the tables) and CREATE VIEW files.
 func (u *dumpFilesUnit) writeSchemas(ctx context.Context, snap *dump.Snapshot, w *dump.DirWriter, tables []*dump.Table, views []*dump.View) error {
 	q := snap.Conns[0]
 	schemas := map[string]bool{}
@@ -159,11 +156,7 @@ func (u *dumpFilesUnit) writeSchemas(ctx context.Context, snap *dump.Snapshot, w
 		}
 	}
 	for _, t := range tables {
-		ddl, err := dump.RawCreateTable(ctx, q, t)
-		if err != nil {
-			return sourceError("read the table definition", err)
-		}
-		if err := w.WriteStatement(dump.TableSchemaFile(t.Schema, t.Name), ddl); err != nil {
+		if err := w.WriteStatement(dump.TableSchemaFile(t.Schema, t.Name), t.CreateSQL); err != nil {
 			return dumpDirError(u.d.Node, w.Final, err)
 		}
 	}

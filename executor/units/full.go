@@ -58,15 +58,37 @@ func (u *fullUnit) run(ctx context.Context) error {
 		return connectError("Source", err)
 	}
 	defer sdb.Close()
-	tables, err := dump.ListTables(ctx, sdb, dump.NewSelector(u.task, u.inst))
-	if err != nil {
+	var plan *load.Plan
+	if err := retry(ctx, u.log, "read load plan", func() (err error) { plan, err = store.LoadPlan(ctx); return err }); err != nil {
+		return targetError("read the chunk checkpoints", err)
+	}
+	if plan != nil && plan.TaskCreated != u.a.Task.GetCreatedUnixMs() {
+		u.log.Info().Msg("the chunk plan belongs to an earlier task of the same name: starting a new one")
+		plan = nil
+	}
+	// The tables' definitions come from the snapshot the chunks are read
+	// from: a definition read at another point of the source's history
+	// would load the rows with other columns than the target table has.
+	var snap *dump.Snapshot
+	defer func() {
+		if snap != nil {
+			snap.Close()
+		}
+	}()
+	var tables []*dump.Table
+	sel := dump.NewSelector(u.task, u.inst)
+	if plan == nil || !plan.AllDone() {
+		if snap, tables, err = dump.OpenSnapshotTables(ctx, sdb, threads, srcCfg.Flavor, sel); err != nil {
+			return sourceError("open a consistent snapshot of the tables to copy", err)
+		}
+	} else if tables, err = dump.ReadTables(ctx, sdb, sel); err != nil {
 		return sourceError("list the tables to copy", err)
 	}
 	byID := map[string]*dump.Table{}
 	createDDLs := make([]string, 0, len(tables))
 	for _, t := range tables {
 		byID[t.ID()] = t
-		ddl, err := dump.ShowCreateTable(ctx, sdb, t)
+		ddl, err := dump.RouteCreateTable(t.CreateSQL, t)
 		if err != nil {
 			return sourceError("read the table definition", err)
 		}
@@ -84,25 +106,8 @@ func (u *fullUnit) run(ctx context.Context) error {
 		return err
 	}
 
-	var plan *load.Plan
-	if err := retry(ctx, u.log, "read load plan", func() (err error) { plan, err = store.LoadPlan(ctx); return err }); err != nil {
-		return targetError("read the chunk checkpoints", err)
-	}
-	if plan != nil && plan.TaskCreated != u.a.Task.GetCreatedUnixMs() {
-		u.log.Info().Msg("the chunk plan belongs to an earlier task of the same name: starting a new one")
-		plan = nil
-	}
-	var snap *dump.Snapshot
-	defer func() {
-		if snap != nil {
-			snap.Close()
-		}
-	}()
 	var chunks []*dump.Chunk
 	if plan == nil {
-		if snap, err = dump.OpenSnapshot(ctx, sdb, threads, srcCfg.Flavor); err != nil {
-			return sourceError("open a consistent snapshot", err)
-		}
 		plan = &load.Plan{TaskCreated: u.a.Task.GetCreatedUnixMs(), First: snap.Position, Last: snap.Position}
 		for _, t := range tables {
 			cs, err := dump.Split(ctx, snap.Conns[0], t, int64(u.inst.Mydumper.Rows))
@@ -118,6 +123,12 @@ func (u *fullUnit) run(ctx context.Context) error {
 			return targetError("save the chunk plan", err)
 		}
 		u.log.Info().Int("tables", len(tables)).Int("chunks", len(plan.Chunks)).Str("position", plan.First.String()).Msg("snapshot taken, chunk plan saved")
+	} else if snap != nil {
+		plan.Last = snap.Position
+		if err := retry(ctx, u.log, "record snapshot", func() error { return store.SetLastPosition(ctx, snap.Position) }); err != nil {
+			return targetError("record the snapshot position", err)
+		}
+		u.log.Info().Str("position", snap.Position.String()).Msg("resuming the load from chunk checkpoints with a new snapshot")
 	}
 	for _, r := range plan.Chunks {
 		t := byID[r.Table]
@@ -129,16 +140,6 @@ func (u *fullUnit) run(ctx context.Context) error {
 		if !r.Done {
 			chunks = append(chunks, &dump.Chunk{Table: t, Index: r.Index, Lower: r.Lower, Upper: r.Upper, EstRows: r.EstRows, EstBytes: r.EstBytes})
 		}
-	}
-	if len(chunks) > 0 && snap == nil {
-		if snap, err = dump.OpenSnapshot(ctx, sdb, threads, srcCfg.Flavor); err != nil {
-			return sourceError("open a consistent snapshot", err)
-		}
-		plan.Last = snap.Position
-		if err := retry(ctx, u.log, "record snapshot", func() error { return store.SetLastPosition(ctx, snap.Position) }); err != nil {
-			return targetError("record the snapshot position", err)
-		}
-		u.log.Info().Int("chunks_left", len(chunks)).Str("position", snap.Position.String()).Msg("resuming the load from chunk checkpoints with a new snapshot")
 	}
 	// Round-robin over tables: concurrent workers then write different
 	// tables, each in ascending key order (appends, not mid-page splits).
