@@ -28,13 +28,16 @@ var TestHookTablesListed func()
 // snapshot: columns, chunking key and CREATE TABLE (Table.CreateSQL).
 //
 // information_schema and SHOW CREATE TABLE are not versioned: they show
-// the current definition, not the snapshot's. So the first snapshot
+// the current definition, not the snapshot's. So every snapshot
 // connection opens every listed table while DDL cannot run (under FLUSH
 // TABLES WITH READ LOCK, or, without it, right after its transaction
-// starts); the metadata locks it keeps until the snapshot closes make
+// starts); the metadata locks they keep until the snapshot closes make
 // every DDL on those tables wait for the end of the copy, so the
 // definitions read after that are the snapshot's, and the data read later
-// in the snapshot (and the binlog after its position) match them. The
+// in the snapshot (and the binlog after its position) match them. All the
+// connections hold them: a connection that opened a table only later
+// would queue behind a waiting ALTER, which waits for the snapshot to
+// close, which waits for that connection (the copy would hang). The
 // listing is read again after pinning: a table created, dropped or renamed
 // in between (or, without the global lock, any definition that changed)
 // starts the attempt over.

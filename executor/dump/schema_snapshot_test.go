@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/go-sql-driver/mysql"
 
@@ -126,16 +127,19 @@ func TestSnapshotTablesDefinitionMatchesRows(t *testing.T) {
 }
 
 // TestSnapshotTablesHoldDDL: once the snapshot is open, DDL on a listed
-// table (even one the snapshot has not read yet) waits for its end, so
-// the rows are read with the definitions returned instead of failing with
-// "Table definition has changed" (1412).
+// table waits for its end, so the rows are read with the definitions
+// returned instead of failing with "Table definition has changed" (1412);
+// and while such an ALTER waits, every snapshot connection still reads
+// the table (none queues behind the ALTER, which would hang the copy).
 func TestSnapshotTablesHoldDDL(t *testing.T) {
-	srv, root := snapshotTestServer(t)
+	_, root := snapshotTestServer(t)
 	ctx := context.Background()
-	snap, tables, err := OpenSnapshotTables(ctx, root, 2, config.FlavorMariaDB, NewSelector(&config.Task{}, &config.Instance{}))
+	snap, tables, err := OpenSnapshotTables(ctx, root, 3, config.FlavorMariaDB, NewSelector(&config.Task{}, &config.Instance{}))
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer snap.Close()
+	const alter = "ALTER TABLE d.side ADD COLUMN z INT NOT NULL DEFAULT 3, ADD INDEX (z)"
 	c, err := root.Conn(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -144,20 +148,51 @@ func TestSnapshotTablesHoldDDL(t *testing.T) {
 	if _, err := c.ExecContext(ctx, "SET SESSION lock_wait_timeout = 1"); err != nil {
 		t.Fatal(err)
 	}
-	_, err = c.ExecContext(ctx, "ALTER TABLE d.side ADD COLUMN z INT NOT NULL DEFAULT 3, ADD INDEX (z)")
+	_, err = c.ExecContext(ctx, alter)
 	var me *mysql.MySQLError
 	if !errors.As(err, &me) || me.Number != 1205 {
 		t.Errorf("ALTER during the snapshot: %v, want a lock wait timeout (1205)", err)
 	}
+
+	// An ALTER that waits (as a client's would) while the snapshot reads.
+	if _, err := c.ExecContext(ctx, "SET SESSION lock_wait_timeout = 60"); err != nil {
+		t.Fatal(err)
+	}
+	altered := make(chan error, 1)
+	go func() { _, err := c.ExecContext(ctx, alter); altered <- err }()
+	waitFor(t, root, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE STATE = 'Waiting for table metadata lock' AND INFO LIKE 'ALTER TABLE d.side%'")
 	side := find(tables, "d.side")
 	for w, q := range snap.Conns {
+		if _, err := q.ExecContext(ctx, "SET SESSION lock_wait_timeout = 2"); err != nil {
+			t.Fatal(err)
+		}
 		if _, n := readAll(t, q, side); n != 300 {
 			t.Errorf("connection %d read %d rows of d.side, want 300", w, n)
 		}
 	}
+	select {
+	case err := <-altered:
+		t.Fatalf("the ALTER finished while the snapshot was open: %v", err)
+	default:
+	}
 	snap.Close()
-	if _, err := c.ExecContext(ctx, "ALTER TABLE d.side ADD COLUMN z INT NOT NULL DEFAULT 3, ADD INDEX (z)"); err != nil {
+	if err := <-altered; err != nil {
 		t.Errorf("ALTER after the snapshot closed: %v", err)
 	}
-	_ = srv
+}
+
+// waitFor polls q (a COUNT) until it is positive, for up to 10 s.
+func waitFor(t *testing.T, db *sql.DB, q string) {
+	t.Helper()
+	for range 100 {
+		var n int
+		if err := db.QueryRow(q).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("still 0 after 10 s: %s", q)
 }

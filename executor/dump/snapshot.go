@@ -82,7 +82,7 @@ func OpenSnapshot(ctx context.Context, db *sql.DB, n int, flavor string) (*Snaps
 	return openSnapshot(ctx, db, n, flavor, nil)
 }
 
-// openSnapshot is OpenSnapshot that runs pin, when set, on the first
+// openSnapshot is OpenSnapshot that runs pin, when set, on every
 // connection once its transaction has started and while no DDL can run
 // (before the global read lock is released); an error of pin is returned
 // as is.
@@ -154,8 +154,10 @@ func openLocked(ctx context.Context, db *sql.DB, n int, flavor string, pin func(
 		return nil, err
 	}
 	if pin != nil {
-		if err := pin(s.Conns[0]); err != nil {
-			return nil, err
+		for _, c := range s.Conns {
+			if err := pin(c); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return s, nil
