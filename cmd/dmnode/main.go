@@ -5,6 +5,7 @@ import (
 )
 
 func main() {
+	tuneGC()
 	if err := rootCommand().Execute(); err != nil {
 		os.Exit(1)
 	}

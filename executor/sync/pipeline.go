@@ -25,7 +25,7 @@ import (
 // Tunables.
 const (
 	broadcastEvery  = 500 * time.Millisecond // how often idle workers hear of new boundaries
-	maxInflightKeys = 200_000                // causality keys before a drain
+	maxInflightKeys = 200_000                // causality keys before committed ones are forgotten
 	// maxAtomicRows is the largest source transaction applied atomically
 	// on the target; a larger one is split over the workers row by row.
 	maxAtomicRows = 20_000
@@ -359,8 +359,11 @@ func (p *pipeline) commit(ctx context.Context, end binlog.Position) error {
 		}
 	}
 	if p.tracker.Len() > maxInflightKeys {
-		if err := p.drain(ctx, nil); err != nil {
-			return err
+		p.tracker.Forget(func(o int) uint64 { return p.workers[o].committedSeq.Load() })
+		if p.tracker.Len() > maxInflightKeys/2 { // most are still in flight: wait for them
+			if err := p.drain(ctx, nil); err != nil {
+				return err
+			}
 		}
 	}
 	if p.resume != nil && p.resume.PassedBy(end) {

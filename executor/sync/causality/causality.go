@@ -72,6 +72,16 @@ func merge(deps []Dep, d Dep) []Dep {
 	return append(deps, d)
 }
 
+// Forget drops the keys their workers have committed (they constrain
+// nothing any more), to bound the tracker's memory.
+func (t *Tracker) Forget(committed func(worker int) uint64) {
+	for k, e := range t.inflight {
+		if committed(e.worker) >= e.seq {
+			delete(t.inflight, k)
+		}
+	}
+}
+
 // Reset forgets every key; call it once every worker has committed what
 // it was sent.
 func (t *Tracker) Reset() { clear(t.inflight) }

@@ -54,6 +54,15 @@ func TestTrackerDependencies(t *testing.T) {
 	if d := place(2, 9, "t.uk:x", "t.pk:9"); d != nil {
 		t.Fatalf("keys committed by worker 1 still make deps: %v", d)
 	}
+	// Forget drops the keys worker 1 committed (pk:1, pk:4); pk:2 (worker
+	// 0), pk:3, pk:9 and uk:x (worker 2) stay in flight.
+	tr.Forget(func(o int) uint64 { return committed[o] })
+	if tr.Len() != 4 {
+		t.Fatalf("after Forget %d keys, want 4", tr.Len())
+	}
+	if d := place(0, 10, "t.uk:x"); len(d) != 1 || d[0] != (Dep{2, 9}) {
+		t.Fatalf("a forgotten tracker lost the key in flight: %v", d)
+	}
 	tr.Reset()
 	if tr.Len() != 0 || place(0, 10, "t.uk:x") != nil {
 		t.Fatal("after Reset every key is free")
