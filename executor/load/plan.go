@@ -221,3 +221,47 @@ func (p *Plan) AllDone() bool {
 	}
 	return true
 }
+
+// ResetTable forgets every loaded chunk of t and drops its target table,
+// so that t is created and loaded again, whole, from the current snapshot:
+// for a table whose definition changed after its first chunks were
+// loaded (the rows of the current snapshot would not fit the target
+// table). The chunks are forgotten first, in one fenced transaction with
+// the table's deferred indexes, so a crash in between only repeats this;
+// the DROP runs while the epoch row is locked (a newer owner waits).
+func (s *Store) ResetTable(ctx context.Context, t *dump.Table) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, "UPDATE "+s.Meta.Table(target.ChunkTable)+
+			" SET done = 0, row_count = 0, byte_count = 0, snapshot_position = NULL, finished_at = NULL WHERE task = ? AND source = ? AND tbl = ?",
+			s.Fence.Task, s.Fence.Source, t.ID()); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, "DELETE FROM "+s.Meta.Table(target.IndexTable)+" WHERE task = ? AND source = ? AND target_schema = ? AND target_table = ?",
+			s.Fence.Task, s.Fence.Source, t.TargetSchema, t.TargetName)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("forget the loaded chunks of %s: %w", t.ID(), err)
+	}
+	err = s.inTx(ctx, func(*sql.Tx) error {
+		_, err := s.DB.ExecContext(ctx, "DROP TABLE IF EXISTS "+target.QuoteTable(t.TargetSchema, t.TargetName))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("drop target table %s to load it again: %w", t.TargetID(), err)
+	}
+	return nil
+}
+
+// TargetShared reports whether chunks of another table, of any source of
+// the task, load into t's target table (a merge): such a table is never
+// dropped by ResetTable's callers.
+func (s *Store) TargetShared(ctx context.Context, t *dump.Table) (bool, error) {
+	var n int
+	err := s.DB.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+s.Meta.Table(target.ChunkTable)+
+		" WHERE task = ? AND target_table = ? AND NOT (source = ? AND tbl = ?)", s.Fence.Task, t.TargetID(), s.Fence.Source, t.ID()).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("look up other tables loaded into %s: %w", t.TargetID(), err)
+	}
+	return n > 0, nil
+}

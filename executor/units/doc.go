@@ -72,7 +72,15 @@
 //     until the copy ends, and then reaches the target through the binlog.
 //     A table dropped while no snapshot holds it (paused subtask,
 //     failover) while the plan still has chunks of it pauses the subtask
-//     (SourceTableGone). Nothing finishes with chunks missing.
+//     (SourceTableGone). Nothing finishes with chunks missing. A table
+//     that gained columns while no snapshot held it, with chunks left,
+//     is dropped on the target and loaded again, whole, from the new
+//     snapshot (its definition and rows from one point again; the sync
+//     unit skips its changes before that point and replays its DDL since
+//     the first snapshot, tolerating "already done"), unless other
+//     tables are merged into its target table (then TargetSchemaMismatch
+//     pauses). With every chunk loaded, such a change is left to the
+//     sync unit.
 //   - A target out of space (1114 table full, 1021 disk full, errno 28)
 //     pauses with TargetDiskFull naming the target; resume-task reloads the
 //     failed chunk. (MariaDB's InnoDB may abort in the statement rollback

@@ -93,7 +93,18 @@ func (u *fullUnit) run(ctx context.Context) error {
 			return sourceError("read the table definition", err)
 		}
 		createDDLs = append(createDDLs, ddl)
-		if err := retry(ctx, u.log, "create table", func() error { return store.CreateTableDeferred(ctx, t, ddl) }); err != nil {
+		err = retry(ctx, u.log, "create table", func() error { return store.CreateTableDeferred(ctx, t, ddl) })
+		if errors.Is(err, load.ErrSchemaMismatch) && plan != nil {
+			if snap != nil {
+				err = u.reloadTable(ctx, store, plan, t, ddl, err)
+			} else {
+				// Every chunk is loaded: the table changed upstream
+				// since, and the sync unit replays that DDL.
+				u.log.Info().Err(err).Str("table", t.ID()).Msg("the table changed upstream after its chunks were loaded")
+				err = nil
+			}
+		}
+		if err != nil {
 			if errors.Is(err, load.ErrSchemaMismatch) {
 				return &executor.Error{Code: "TargetSchemaMismatch", Class: "target", Message: "create target table", Err: err,
 					Workaround: "make the target table match the source table (or drop it so dmraft creates it), then `dmctl resume-task " + u.task.Name + "`"}
@@ -217,4 +228,33 @@ func sourceError(what string, err error) error {
 	}
 	return &executor.Error{Code: "SourceReadFailed", Class: "source", Message: what, Err: err,
 		Workaround: "check that the source is up and the tables exist (the error above says why), then `dmctl resume-task`; loaded chunks are kept"}
+}
+
+// reloadTable handles a table whose definition changed upstream between
+// the snapshot its loaded chunks were read from and this run's (the
+// target table lacks columns the rows now have, mismatch): the target
+// table is dropped and created again from this snapshot's definition, and
+// all its chunks are loaded again from this snapshot, so its definition
+// and rows come from one point again. The sync unit skips the table's
+// changes before that point and replays its DDL since the first snapshot
+// tolerating "already done" errors. A target table that other tables are
+// merged into is not dropped: mismatch is returned.
+func (u *fullUnit) reloadTable(ctx context.Context, store *load.Store, plan *load.Plan, t *dump.Table, ddl string, mismatch error) error {
+	shared, err := store.TargetShared(ctx, t)
+	if err != nil {
+		return err
+	}
+	if shared || u.task.ShardMode != "" {
+		return mismatch
+	}
+	u.log.Warn().Err(mismatch).Str("table", t.ID()).Msg("the table's definition changed since its first chunks were loaded: loading it again, whole, from the new snapshot")
+	if err := retry(ctx, u.log, "reset table", func() error { return store.ResetTable(ctx, t) }); err != nil {
+		return err
+	}
+	for _, r := range plan.Chunks {
+		if r.Table == t.ID() {
+			r.Done = false
+		}
+	}
+	return retry(ctx, u.log, "create table", func() error { return store.CreateTableDeferred(ctx, t, ddl) })
 }
