@@ -8,6 +8,12 @@
 // mydumper-style directory (files.go). It also lists the selected views and
 // rewrites their CREATE VIEW for the target (views.go).
 //
+// The tables' definitions are read as of the snapshot (OpenSnapshotTables):
+// every snapshot connection opens every selected table while no DDL can
+// run and keeps its metadata lock until the snapshot closes, so DDL on a
+// copied table waits for the end of the copy and follows the snapshot's
+// binlog position.
+//
 // Chunk bounds are plain key values, so the same chunk can be read again
 // from a later snapshot (after a failover) and covers the same keys; the
 // first chunk has no lower bound and the last none upper, so every row of
