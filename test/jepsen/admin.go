@@ -58,6 +58,9 @@ type adminWorkload struct {
 	ok  []time.Time // completion times of successful calls
 
 	counts map[string]int // operations by kind (with a definite outcome or not)
+	// errorPauses counts stage reads that saw a subtask paused by its own
+	// unit error, by error code.
+	errorPauses map[string]int
 }
 
 // taskSpec is the data task the admin workload operates on.
@@ -209,21 +212,48 @@ func (w *adminWorkload) invoke(addr string, op adminOp, rng *rand.Rand) adminRes
 }
 
 // status reads the task's revision and whether its subtasks are paused
-// (all of them are: pause-task and resume-task act on every subtask).
+// (all of them are: pause-task and resume-task act on every subtask). A
+// subtask whose unit failed pauses itself alone (its error is shown, and
+// resume-task clears it): its stage says nothing about the task's, so it
+// is left out, and counted in errorPauses. A read where every subtask
+// paused itself tells nothing and counts as unknown.
 func (w *adminWorkload) status(ctx context.Context, admin pb.AdminClient, task string) adminResult {
 	resp, err := admin.QueryStatus(ctx, &pb.QueryStatusRequest{Name: task})
 	if err != nil || len(resp.Tasks) != 1 || len(resp.Tasks[0].Subtasks) == 0 {
 		return adminResult{Unknown: true}
 	}
 	t := resp.Tasks[0]
-	// query-status names desired stages as DM does: Running, Paused.
-	res := adminResult{OK: true, Revision: t.Revision, Paused: t.Subtasks[0].DesiredStage == "Paused"}
+	res := adminResult{OK: true, Revision: t.Revision}
+	seen := false
 	for _, st := range t.Subtasks {
-		if (st.DesiredStage != "Paused" && st.DesiredStage != "Running") || (st.DesiredStage == "Paused") != res.Paused {
+		// query-status names desired stages as DM does: Running, Paused.
+		if st.DesiredStage == "Paused" && st.LastError != nil {
+			w.noteErrorPause(st.LastError.Code)
+			continue
+		}
+		paused := st.DesiredStage == "Paused"
+		if (st.DesiredStage != "Paused" && st.DesiredStage != "Running") || (seen && paused != res.Paused) {
 			res.Mixed = true // cannot be: the stages are set together; the model rejects it
 		}
+		if !seen {
+			res.Paused, seen = paused, true
+		}
+	}
+	if !seen {
+		return adminResult{Unknown: true, Revision: t.Revision}
 	}
 	return res
+}
+
+// noteErrorPause counts a stage read that saw a subtask paused by its own
+// error, by error code.
+func (w *adminWorkload) noteErrorPause(code string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.errorPauses == nil {
+		w.errorPauses = map[string]int{}
+	}
+	w.errorPauses[code]++
 }
 
 // outcome maps a write's error: nil applied; a refusal (the request was

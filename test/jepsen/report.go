@@ -17,6 +17,7 @@ type Report struct {
 	Windows             []Window
 	Ops, OpsUnknown     int
 	OpsByKind           map[string]int // admin calls by kind, failed reads included
+	ErrorPauses         map[string]int // stage reads that saw a subtask paused by its own error, by code
 	Linearizable        string         // porcupine's verdict: Ok, Illegal or Unknown (the check timed out)
 	LinearizableSummary string         // the verdict with what was checked and how long it took
 	IllegalRecords      []string       // records whose history is not linearizable
@@ -67,6 +68,9 @@ func (r *Report) String() string {
 	row("faults injected", fmt.Sprintf("%d: %s", len(r.Windows), strings.Join(kinds, " ")))
 	row("admin operations in history", fmt.Sprintf("%d (%d with unknown outcome, failed reads included)", r.Ops, r.OpsUnknown))
 	row("admin calls by kind", countsText(r.OpsByKind))
+	if len(r.ErrorPauses) > 0 {
+		row("reads of subtasks paused by errors", countsText(r.ErrorPauses))
+	}
 	row("admin history linearizable", r.LinearizableSummary)
 	row("runner intervals checked", fmt.Sprint(r.RunnerIntervals))
 	row("fencing violations", fmt.Sprintf("%d (transfer hand-overs under %v excused: %d)", len(r.FencingViolations), handOverBound, r.HandOvers))

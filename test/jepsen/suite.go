@@ -141,6 +141,7 @@ func Run(tb harness.TB, cfg Config) *Report {
 	checkData(r, data, env, diffs)
 
 	r.Ops, r.OpsUnknown, r.OpsByKind = countCalls(admin), countUnknown(admin), admin.counts
+	r.ErrorPauses = admin.errorPauses
 	prefix := ""
 	if cfg.Report != "" {
 		prefix = strings.TrimSuffix(cfg.Report, filepath.Ext(cfg.Report)) + "-"
@@ -279,7 +280,8 @@ func resumeTask(admin *adminWorkload, spec *taskSpec, bound time.Duration) strin
 		defer cancel()
 		client := pb.NewAdminClient(conn)
 		if st.Revision == 0 {
-			if st = admin.status(ctx, client, spec.name); st.Unknown {
+			// Unknown with a revision: every subtask paused on its own error.
+			if st = admin.status(ctx, client, spec.name); st.Unknown && st.Revision == 0 {
 				st, why = adminResult{}, "query-status failed"
 				return false
 			}
@@ -291,7 +293,10 @@ func resumeTask(admin *adminWorkload, spec *taskSpec, bound time.Duration) strin
 		return true
 	})
 	stage := "running"
-	if st.Paused {
+	switch {
+	case st.Unknown:
+		stage = "paused by unit errors"
+	case st.Paused:
 		stage = "paused"
 	}
 	if !ok {
