@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/dmraft/dmraft/fsm"
 	pb "github.com/dmraft/dmraft/proto"
+	"github.com/dmraft/dmraft/test/mariadb"
 )
 
 // Test timings: fast, but with room for the race detector on two cores.
@@ -287,24 +289,17 @@ func stateBytes(t *testing.T, n *Node) []byte {
 	return b.Bytes()
 }
 
-// freeAddr returns a loopback address whose port is free for TCP and UDP.
+// freeAddr returns a loopback address whose port is free for TCP and UDP,
+// below the ephemeral range and never handed out twice in this process
+// (mariadb.FreePort): a kernel-picked port could be handed out again to
+// the next node, or taken by an outgoing connection, before it is bound.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	for range 50 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := ln.Addr().String()
-		pc, err := net.ListenPacket("udp", addr)
-		ln.Close()
-		if err == nil {
-			pc.Close()
-			return addr
-		}
+	p, err := mariadb.FreePort()
+	if err != nil {
+		t.Fatalf("no free port: %v", err)
 	}
-	t.Fatal("no free port")
-	return ""
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(p))
 }
 
 // testLogWriter sends logs to t.Log until the test is over.
