@@ -204,17 +204,24 @@ func (n *nemesis) other(not *harness.Node) *harness.Node {
 }
 
 // rejoin takes a dead node out of the cluster and brings it back with an
-// empty data dir under the same name.
+// empty data dir under the same name. The data dir goes only once the
+// cluster has forgotten the node: when offline-member cannot be done (no
+// quorum answers), the node restarts with its data instead, so that the
+// failed fault does not leave the cluster a node short.
 func (n *nemesis) rejoin(victim *harness.Node) error {
-	if err := os.RemoveAll(victim.DataDir); err != nil {
-		return err
-	}
 	var lastErr error
 	if !harness.Eventually(30*time.Second, func() bool {
 		_, lastErr = n.c.Dmctl("offline-member", "--name", victim.Name)
 		return lastErr == nil || (lastErr != nil && containsAny(lastErr.Error(), "no member named"))
 	}) {
-		return fmt.Errorf("offline-member %s: %v", victim.Name, lastErr)
+		err := fmt.Errorf("offline-member %s: %v", victim.Name, lastErr)
+		if rerr := victim.Restart(); rerr != nil {
+			return fmt.Errorf("%w; restart with its data: %v", err, rerr)
+		}
+		return err
+	}
+	if err := os.RemoveAll(victim.DataDir); err != nil {
+		return err
 	}
 	return n.c.Rejoin(victim)
 }
