@@ -99,10 +99,9 @@ func (p *pipeline) startWorkers(n int, floors []checkpoint.Point) {
 		c.run(p.workerCtx)
 	}()
 	for i := range n {
-		p.workers[i] = &worker{id: i, of: n, in: make(chan job, 4*p.batch+16),
+		w := &worker{id: i, of: n, in: make(chan job, 4*p.batch+16),
 			batch: p.batch, log: p.log, prog: p.prog, floor: floors[i], committed: floors[i], commits: commits}
-	}
-	for _, w := range p.workers {
+		p.workers[i] = w
 		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
@@ -300,8 +299,8 @@ func (p *pipeline) route(c *dml.Change) int { return causality.Worker(c.RouteKey
 // dispatch sends changes of the current transaction to worker w, after the
 // skip rule of the replay, with the causality dependencies on its first
 // change: the committer writes them only after the earlier changes of the
-// same keys on other workers (commit.go). split marks changes of a transaction that is not
-// applied atomically.
+// same keys on other workers (commit.go). split marks changes of a
+// transaction that is not applied atomically.
 func (p *pipeline) dispatch(ctx context.Context, w int, changes []pendingChange, split bool) error {
 	var keys []string
 	live := changes[:0:0]
