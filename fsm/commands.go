@@ -303,10 +303,26 @@ func applyPutShardInfo(v *View, c *pb.PutShardInfo, _ int64) *pb.ApplyResult {
 	if i.GetTask() == "" || i.GetSourceId() == "" {
 		return fail(CodeInvalidCommand, "a shard info needs a task and a source")
 	}
+	key := ShardInfoKey(i.Task, i.SourceId, i.UpstreamSchema, i.UpstreamTable)
+	if res := checkShardInfoUnchanged(v, key, c.IfUnchanged, c.ExpectUpdatedIndex); res != nil {
+		return res
+	}
 	i = clone(i)
 	i.UpdatedIndex = v.Index // orders arrivals; the same on every replica
-	v.ShardInfos[ShardInfoKey(i.Task, i.SourceId, i.UpstreamSchema, i.UpstreamTable)] = i
+	v.ShardInfos[key] = i
 	return ok()
+}
+
+// checkShardInfoUnchanged refuses a conditional shard info command when the
+// stored info is no longer the one its proposer read.
+func checkShardInfoUnchanged(v *View, key string, conditional bool, expect uint64) *pb.ApplyResult {
+	if !conditional {
+		return nil
+	}
+	if cur := v.ShardInfos[key].GetUpdatedIndex(); cur != expect {
+		return fail(CodeShardInfoChanged, "shard info %s changed at index %d since the proposer read it at index %d; read it again", key, cur, expect)
+	}
+	return nil
 }
 
 func applyPutShardLock(v *View, c *pb.PutShardLock, now int64) *pb.ApplyResult {
@@ -353,7 +369,11 @@ func applyRemoveShardInfo(v *View, c *pb.RemoveShardInfo, _ int64) *pb.ApplyResu
 	if c.Task == "" || c.SourceId == "" || c.UpstreamTable == "" {
 		return fail(CodeInvalidCommand, "removing a shard info needs a task, a source and a table")
 	}
-	delete(v.ShardInfos, ShardInfoKey(c.Task, c.SourceId, c.UpstreamSchema, c.UpstreamTable))
+	key := ShardInfoKey(c.Task, c.SourceId, c.UpstreamSchema, c.UpstreamTable)
+	if res := checkShardInfoUnchanged(v, key, c.IfUnchanged, c.ExpectUpdatedIndex); res != nil {
+		return res
+	}
+	delete(v.ShardInfos, key)
 	return ok()
 }
 

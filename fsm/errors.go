@@ -20,6 +20,7 @@ const (
 	CodeStaleRevision     = "StaleRevision"     // update-task, or a versioned shard lock put/remove, not at old + 1
 	CodeInvalidCommand    = "InvalidCommand"    // a required field is missing
 	CodeShardLockNotFound = "ShardLockNotFound" // no shard lock with this id
+	CodeShardInfoChanged  = "ShardInfoChanged"  // a conditional shard info put/remove read a state that has changed since
 )
 
 // ApplyError is a business error returned by Apply.

@@ -33,5 +33,10 @@ func applyCommand(next *View, cmd *pb.Command) *pb.ApplyResult {
 	if !found {
 		panic(fmt.Sprintf("fsm: unknown command type %v", cmd.Type))
 	}
+	if cmd.FenceSource != "" {
+		if res := checkEpoch(next, cmd.FenceSource, cmd.FenceEpoch); res != nil {
+			return res
+		}
+	}
 	return fn(next, cmd)
 }

@@ -186,7 +186,14 @@ type Command struct {
 	Type  CommandType            `protobuf:"varint,1,opt,name=type,proto3,enum=dmraft.fsm.CommandType" json:"type,omitempty"`
 	Body  []byte                 `protobuf:"bytes,2,opt,name=body,proto3" json:"body,omitempty"`
 	// now_unix_ms is stamped by the proposer; Apply never reads a clock.
-	NowUnixMs     int64 `protobuf:"varint,3,opt,name=now_unix_ms,json=nowUnixMs,proto3" json:"now_unix_ms,omitempty"`
+	NowUnixMs int64 `protobuf:"varint,3,opt,name=now_unix_ms,json=nowUnixMs,proto3" json:"now_unix_ms,omitempty"`
+	// fence_source and fence_epoch are set by an executor unit proposing on
+	// behalf of the source bound to it: Apply refuses the command
+	// (StaleEpoch) unless the source is bound at fence_epoch, so a proposal
+	// of a node that lost the source (paused, partitioned, delivered late)
+	// changes nothing. Empty: not fenced (admin commands, the leader's loops).
+	FenceSource   string `protobuf:"bytes,4,opt,name=fence_source,json=fenceSource,proto3" json:"fence_source,omitempty"`
+	FenceEpoch    uint64 `protobuf:"varint,5,opt,name=fence_epoch,json=fenceEpoch,proto3" json:"fence_epoch,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -238,6 +245,20 @@ func (x *Command) GetBody() []byte {
 func (x *Command) GetNowUnixMs() int64 {
 	if x != nil {
 		return x.NowUnixMs
+	}
+	return 0
+}
+
+func (x *Command) GetFenceSource() string {
+	if x != nil {
+		return x.FenceSource
+	}
+	return ""
+}
+
+func (x *Command) GetFenceEpoch() uint64 {
+	if x != nil {
+		return x.FenceEpoch
 	}
 	return 0
 }
@@ -2304,10 +2325,16 @@ func (x *SetLeaderEviction) GetEvict() bool {
 }
 
 type PutShardInfo struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Info          *ShardInfo             `protobuf:"bytes,1,opt,name=info,proto3" json:"info,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Info  *ShardInfo             `protobuf:"bytes,1,opt,name=info,proto3" json:"info,omitempty"`
+	// if_unchanged: apply only if the stored info of the table still has
+	// updated_index expect_updated_index (0: not stored), i.e. nothing was
+	// put since the proposer read it. A put computed from a stale view (a
+	// retried or late-delivered proposal) is refused with ShardInfoChanged.
+	IfUnchanged        bool   `protobuf:"varint,2,opt,name=if_unchanged,json=ifUnchanged,proto3" json:"if_unchanged,omitempty"`
+	ExpectUpdatedIndex uint64 `protobuf:"varint,3,opt,name=expect_updated_index,json=expectUpdatedIndex,proto3" json:"expect_updated_index,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *PutShardInfo) Reset() {
@@ -2345,6 +2372,20 @@ func (x *PutShardInfo) GetInfo() *ShardInfo {
 		return x.Info
 	}
 	return nil
+}
+
+func (x *PutShardInfo) GetIfUnchanged() bool {
+	if x != nil {
+		return x.IfUnchanged
+	}
+	return false
+}
+
+func (x *PutShardInfo) GetExpectUpdatedIndex() uint64 {
+	if x != nil {
+		return x.ExpectUpdatedIndex
+	}
+	return 0
 }
 
 type PutShardLock struct {
@@ -2506,8 +2547,11 @@ type RemoveShardInfo struct {
 	SourceId       string                 `protobuf:"bytes,2,opt,name=source_id,json=sourceId,proto3" json:"source_id,omitempty"`
 	UpstreamSchema string                 `protobuf:"bytes,3,opt,name=upstream_schema,json=upstreamSchema,proto3" json:"upstream_schema,omitempty"`
 	UpstreamTable  string                 `protobuf:"bytes,4,opt,name=upstream_table,json=upstreamTable,proto3" json:"upstream_table,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// as in PutShardInfo
+	IfUnchanged        bool   `protobuf:"varint,5,opt,name=if_unchanged,json=ifUnchanged,proto3" json:"if_unchanged,omitempty"`
+	ExpectUpdatedIndex uint64 `protobuf:"varint,6,opt,name=expect_updated_index,json=expectUpdatedIndex,proto3" json:"expect_updated_index,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *RemoveShardInfo) Reset() {
@@ -2566,6 +2610,20 @@ func (x *RemoveShardInfo) GetUpstreamTable() string {
 		return x.UpstreamTable
 	}
 	return ""
+}
+
+func (x *RemoveShardInfo) GetIfUnchanged() bool {
+	if x != nil {
+		return x.IfUnchanged
+	}
+	return false
+}
+
+func (x *RemoveShardInfo) GetExpectUpdatedIndex() uint64 {
+	if x != nil {
+		return x.ExpectUpdatedIndex
+	}
+	return 0
 }
 
 // BinlogOperator is `dmctl binlog skip|replace` for one DDL of a subtask.
@@ -2694,11 +2752,14 @@ var File_fsm_proto protoreflect.FileDescriptor
 const file_fsm_proto_rawDesc = "" +
 	"\n" +
 	"\tfsm.proto\x12\n" +
-	"dmraft.fsm\"j\n" +
+	"dmraft.fsm\"\xae\x01\n" +
 	"\aCommand\x12+\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x17.dmraft.fsm.CommandTypeR\x04type\x12\x12\n" +
 	"\x04body\x18\x02 \x01(\fR\x04body\x12\x1e\n" +
-	"\vnow_unix_ms\x18\x03 \x01(\x03R\tnowUnixMs\"g\n" +
+	"\vnow_unix_ms\x18\x03 \x01(\x03R\tnowUnixMs\x12!\n" +
+	"\ffence_source\x18\x04 \x01(\tR\vfenceSource\x12\x1f\n" +
+	"\vfence_epoch\x18\x05 \x01(\x04R\n" +
+	"fenceEpoch\"g\n" +
 	"\vApplyResult\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x14\n" +
@@ -2884,9 +2945,11 @@ const file_fsm_proto_rawDesc = "" +
 	"\x05epoch\x18\x05 \x01(\x04R\x05epoch\"=\n" +
 	"\x11SetLeaderEviction\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12\x14\n" +
-	"\x05evict\x18\x02 \x01(\bR\x05evict\"9\n" +
+	"\x05evict\x18\x02 \x01(\bR\x05evict\"\x8e\x01\n" +
 	"\fPutShardInfo\x12)\n" +
-	"\x04info\x18\x01 \x01(\v2\x15.dmraft.fsm.ShardInfoR\x04info\"u\n" +
+	"\x04info\x18\x01 \x01(\v2\x15.dmraft.fsm.ShardInfoR\x04info\x12!\n" +
+	"\fif_unchanged\x18\x02 \x01(\bR\vifUnchanged\x120\n" +
+	"\x14expect_updated_index\x18\x03 \x01(\x04R\x12expectUpdatedIndex\"u\n" +
 	"\fPutShardLock\x12)\n" +
 	"\x04lock\x18\x01 \x01(\v2\x15.dmraft.fsm.ShardLockR\x04lock\x12:\n" +
 	"\n" +
@@ -2896,12 +2959,14 @@ const file_fsm_proto_rawDesc = "" +
 	"\toperation\x18\x01 \x01(\v2\x1a.dmraft.fsm.ShardOperationR\toperation\";\n" +
 	"\x0fRemoveShardLock\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
-	"\aversion\x18\x02 \x01(\x04R\aversion\"\x92\x01\n" +
+	"\aversion\x18\x02 \x01(\x04R\aversion\"\xe7\x01\n" +
 	"\x0fRemoveShardInfo\x12\x12\n" +
 	"\x04task\x18\x01 \x01(\tR\x04task\x12\x1b\n" +
 	"\tsource_id\x18\x02 \x01(\tR\bsourceId\x12'\n" +
 	"\x0fupstream_schema\x18\x03 \x01(\tR\x0eupstreamSchema\x12%\n" +
-	"\x0eupstream_table\x18\x04 \x01(\tR\rupstreamTable\"\\\n" +
+	"\x0eupstream_table\x18\x04 \x01(\tR\rupstreamTable\x12!\n" +
+	"\fif_unchanged\x18\x05 \x01(\bR\vifUnchanged\x120\n" +
+	"\x14expect_updated_index\x18\x06 \x01(\x04R\x12expectUpdatedIndex\"\\\n" +
 	"\x0eBinlogOperator\x12\x0e\n" +
 	"\x02op\x18\x01 \x01(\tR\x02op\x12\x1a\n" +
 	"\bposition\x18\x02 \x01(\tR\bposition\x12\x1e\n" +

@@ -94,10 +94,10 @@ func Register(v *fsm.View, task, source string, tables []Table) ([]*pb.Command, 
 		default:
 			continue
 		}
-		cmds = append(cmds, putInfo(info))
+		cmds = append(cmds, putInfo(info, old))
 	}
 	if _, found := v.ShardInfos[fsm.ShardInfoKey(task, source, "", "")]; !found {
-		cmds = append(cmds, putInfo(&pb.ShardInfo{Task: task, SourceId: source}))
+		cmds = append(cmds, putInfo(&pb.ShardInfo{Task: task, SourceId: source}, nil))
 	}
 	return cmds, nil
 }
@@ -144,7 +144,7 @@ func ReportInfo(v *fsm.View, task, source, schema, table string, ddls []string) 
 			info.TableInfosAfter = nil // pessimistic mode does not need the schema
 		}
 	}
-	return putInfo(info), nil
+	return putInfo(info, old), nil
 }
 
 // OperationFor returns the operation that answers the DDLs a shard table
@@ -198,7 +198,7 @@ func MarkDone(v *fsm.View, task, source, schema, table string) (*pb.Command, err
 		info.TableInfoBefore = nil // unknown after a DDL the schema model cannot follow
 	}
 	info.TableInfosAfter = nil
-	return putInfo(info), nil
+	return putInfo(info, old), nil
 }
 
 // Unregister returns the command that takes a shard table out of shard-DDL
@@ -220,11 +220,13 @@ func Unregister(v *fsm.View, task, source, schema, table string) *pb.Command {
 	if table == "" {
 		return nil
 	}
-	if _, found := v.ShardInfos[fsm.ShardInfoKey(task, source, schema, table)]; !found {
+	old, found := v.ShardInfos[fsm.ShardInfoKey(task, source, schema, table)]
+	if !found {
 		return nil
 	}
 	return fsm.NewCommand(pb.CommandType_REMOVE_SHARD_INFO,
-		&pb.RemoveShardInfo{Task: task, SourceId: source, UpstreamSchema: schema, UpstreamTable: table}, 0)
+		&pb.RemoveShardInfo{Task: task, SourceId: source, UpstreamSchema: schema, UpstreamTable: table,
+			IfUnchanged: true, ExpectUpdatedIndex: old.UpdatedIndex}, 0)
 }
 
 // RegisteredTables are the registered shard tables of a source of the task
@@ -240,8 +242,14 @@ func RegisteredTables(v *fsm.View, task, source, schema string) []string {
 	return tables
 }
 
-func putInfo(info *pb.ShardInfo) *pb.Command {
-	return fsm.NewCommand(pb.CommandType_PUT_SHARD_INFO, &pb.PutShardInfo{Info: info}, 0)
+// putInfo puts info if the stored info is still old (nil: none stored):
+// a put computed from a view that has moved on since (a proposal retried
+// after it was applied, or delivered late from a node that lost the
+// source) is refused with fsm.CodeShardInfoChanged instead of undoing what
+// was put in between.
+func putInfo(info, old *pb.ShardInfo) *pb.Command {
+	return fsm.NewCommand(pb.CommandType_PUT_SHARD_INFO,
+		&pb.PutShardInfo{Info: info, IfUnchanged: true, ExpectUpdatedIndex: old.GetUpdatedIndex()}, 0)
 }
 
 // taskMode is the task's shard-mode, "" for a task that merges no shards.

@@ -30,6 +30,8 @@ import (
 //	stop T SRC / resume T SRC     set the subtask's desired stage
 //	locks [T]                     print Locks
 //	reset                         start again with an empty FSM
+//	late NAME VERB ARGS...        compute VERB's commands now, apply them only at
+//	deliver NAME                  (a proposal delivered late, e.g. after a partition)
 //
 // Every command is applied with fsm.FSM.Apply, so the apply functions run
 // too; a rejected command prints its code.
@@ -45,9 +47,14 @@ type scenario struct {
 	index uint64
 	line  int
 	out   strings.Builder
+	// late: the commands of a "late" step, kept for "deliver"
+	late    map[string][]*pb.Command
+	keeping string
 }
 
-func newScenario(t *testing.T) *scenario { return &scenario{t: t, f: fsm.New()} }
+func newScenario(t *testing.T) *scenario {
+	return &scenario{t: t, f: fsm.New(), late: map[string][]*pb.Command{}}
+}
 
 func (s *scenario) printf(format string, args ...any) {
 	for _, l := range strings.Split(fmt.Sprintf(format, args...), "\n") {
@@ -116,6 +123,16 @@ func (s *scenario) step(verb string, args []string) {
 	switch verb {
 	case "reset":
 		s.f, s.index = fsm.New(), 0
+	case "late":
+		s.need(args, 2, "late NAME VERB ARGS...")
+		s.keeping = args[0]
+		s.step(args[1], args[2:])
+		s.keeping = ""
+	case "deliver":
+		s.need(args, 1, "deliver NAME")
+		cmds := s.late[args[0]]
+		delete(s.late, args[0])
+		s.applyAll(cmds, nil)
 	case "task":
 		s.need(args, 3, "task T MODE SRC...")
 		task, mode, sources := args[0], args[1], args[2:]
@@ -232,6 +249,11 @@ func (s *scenario) applyAll(cmds []*pb.Command, err error) {
 	}
 	for _, cmd := range cmds {
 		if cmd == nil {
+			continue
+		}
+		if s.keeping != "" {
+			s.printf("kept for later: %s", describe(cmd))
+			s.late[s.keeping] = append(s.late[s.keeping], cmd)
 			continue
 		}
 		s.printf("%s", describe(cmd))

@@ -30,6 +30,9 @@ func transient(err error) bool {
 	if errors.Is(err, binlog.ErrPurged) || errors.Is(err, binlog.ErrNoColumnNames) || errors.Is(err, binlog.ErrNotFullImage) {
 		return false
 	}
+	if errors.Is(err, errShardInfoChanged) {
+		return true
+	}
 	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, mysql.ErrInvalidConn) || errors.Is(err, io.EOF) ||
 		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
 		errors.Is(err, syscall.EPIPE) || errors.Is(err, context.DeadlineExceeded) {

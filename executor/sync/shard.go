@@ -76,6 +76,7 @@ import (
 	"github.com/dmraft/dmraft/executor/sync/binlog"
 	"github.com/dmraft/dmraft/executor/sync/checkpoint"
 	"github.com/dmraft/dmraft/executor/sync/filter"
+	"github.com/dmraft/dmraft/executor/target"
 	"github.com/dmraft/dmraft/fsm"
 	pb "github.com/dmraft/dmraft/proto"
 	"github.com/dmraft/dmraft/shardlock"
@@ -97,6 +98,11 @@ const (
 // whose operation has arrived: the unit restarts at once from the
 // checkpoint, which stands right before that DDL.
 var errShardResume = errors.New("shard DDL operation arrived: resume from the checkpoint before it")
+
+// errShardInfoChanged: a shard info proposal was refused because the info
+// changed since the view it was computed from; the unit restarts from the
+// checkpoint and computes it again.
+var errShardInfoChanged = errors.New("shard info changed since it was read")
 
 // shardSync is the shard-mode path of one pipeline run.
 type shardSync struct {
@@ -196,7 +202,12 @@ func (s *shardSync) start(ctx context.Context, resume *checkpoint.Resume) error 
 		if !found || !slices.Equal(rec.ddls, info.Ddls) || !rec.pos.Before(resume.Start()) {
 			continue
 		}
-		if _, ok := shardlock.OperationFor(v, p.task, s.source, info.UpstreamSchema, info.UpstreamTable); !ok {
+		if op, ok := shardlock.OperationFor(v, p.task, s.source, info.UpstreamSchema, info.UpstreamTable); !ok || op.Action == "" {
+			// Handled DDLs had an exec or skip operation; without one the
+			// info is not what this checkpoint handled: leave it to the lock
+			// (`dmctl shard-ddl-lock` shows it) instead of failing every start.
+			p.log.Warn().Str("table", key).Str("ddl_position", rec.pos.String()).
+				Msg("shard DDL passed by the checkpoint still pending, without an exec or skip operation")
 			continue
 		}
 		p.log.Info().Str("table", key).Str("ddl_position", rec.pos.String()).Msg("shard DDL was handled before the restart; marking it done")
@@ -671,6 +682,15 @@ func (s *shardSync) proposeApplied(ctx context.Context, cmd *pb.Command) error {
 	for {
 		cmd.NowUnixMs = time.Now().UnixMilli()
 		res, err := s.propose(ctx, cmd)
+		switch res.GetCode() {
+		case fsm.CodeShardInfoChanged:
+			// Computed from a view that has moved on (this very proposal,
+			// retried after it was applied): start again from the checkpoint
+			// with the current view.
+			return fmt.Errorf("%w: %s", errShardInfoChanged, res.GetMessage())
+		case fsm.CodeStaleEpoch:
+			return fmt.Errorf("%w: %s refused: %s", target.ErrFenced, cmd.Type, res.GetMessage())
+		}
 		if err == nil && res.GetCode() != "" {
 			return &executor.Error{Code: "ShardProposeRejected", Class: "internal",
 				Message:    fmt.Sprintf("%s rejected: %s: %s", cmd.Type, res.GetCode(), res.GetMessage()),

@@ -40,7 +40,23 @@ func NewFactory(d Deps) executor.UnitFactory {
 		d.Now = time.Now
 	}
 	d.Logger = d.Logger.With().Str("component", "units").Logger()
-	return func(a executor.Assignment) (executor.Unit, error) { return next(d, a) }
+	return func(a executor.Assignment) (executor.Unit, error) { return next(fenced(d, a), a) }
+}
+
+// fenced makes every command a unit proposes carry the binding it runs
+// under: the FSM refuses it once the source is bound at another epoch, so
+// a proposal from a node that lost the source (paused, partitioned, or
+// delivered late by the network) changes nothing.
+func fenced(d Deps, a executor.Assignment) Deps {
+	propose, source := d.Propose, a.Source.GetConfig().GetSourceId()
+	if propose == nil || a.Epoch == 0 || source == "" {
+		return d
+	}
+	d.Propose = func(ctx context.Context, cmd *pb.Command) (*pb.ApplyResult, error) {
+		cmd.FenceSource, cmd.FenceEpoch = source, a.Epoch
+		return propose(ctx, cmd)
+	}
+	return d
 }
 
 func next(d Deps, a executor.Assignment) (executor.Unit, error) {
