@@ -3,6 +3,7 @@ package jepsen
 import (
 	"fmt"
 	"math/rand"
+	"strings"
 	"testing"
 	"time"
 
@@ -175,5 +176,18 @@ func TestSplitKeepsAMajority(t *testing.T) {
 		if n == 5 && !(sizes[1] && sizes[2]) {
 			t.Fatalf("5 nodes: minorities of sizes %v, want 1 and 2", sizes)
 		}
+	}
+}
+
+// TestReportNamesATargetThatNeverCaughtUp: the catch-up row says when the
+// suite gave up waiting instead of printing the wait as a catch-up time.
+func TestReportNamesATargetThatNeverCaughtUp(t *testing.T) {
+	r := &Report{Seed: 1, DataChecked: true, CatchUp: 31 * time.Second}
+	if s := r.String(); !strings.Contains(s, "not equal after 31s (gave up") {
+		t.Fatalf("report of a target that never caught up:\n%s", s)
+	}
+	r.CaughtUp = true
+	if s := r.String(); strings.Contains(s, "gave up") || !strings.Contains(s, "| 31s") {
+		t.Fatalf("report of a target that caught up:\n%s", s)
 	}
 }

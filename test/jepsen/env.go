@@ -183,10 +183,10 @@ func diffRows(src, dst map[string][]string) tableDiff {
 
 // waitEqual polls diff until every table is equal on both sides, or bound
 // passes; it returns the last differences and how long it waited.
-func waitEqual(diff func(context.Context) map[string]tableDiff, bound time.Duration) (map[string]tableDiff, time.Duration) {
+func waitEqual(diff func(context.Context) map[string]tableDiff, bound time.Duration) (map[string]tableDiff, time.Duration, bool) {
 	start := time.Now()
 	var last map[string]tableDiff
-	harness.Eventually(bound, func() bool {
+	equal := harness.Eventually(bound, func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
 		last = diff(ctx)
@@ -197,7 +197,7 @@ func waitEqual(diff func(context.Context) map[string]tableDiff, bound time.Durat
 		}
 		return true
 	})
-	return last, time.Since(start)
+	return last, time.Since(start), equal
 }
 
 // checkBatchEpochs reads the sync unit's batch log on the target: in commit

@@ -33,7 +33,8 @@ type Report struct {
 
 	DataChecked    bool
 	DataOps        string
-	CatchUp        time.Duration // from convergence to target == source
+	CatchUp        time.Duration // from convergence to target == source, or to giving up
+	CaughtUp       bool          // the target equalled the source within the bound
 	Lost, Extra    int           // rows missing on / duplicated or only on the target, over all tables
 	Divergent      int           // rows with the same key on both sides and different values
 	SetChecked     bool
@@ -83,7 +84,11 @@ func (r *Report) String() string {
 	row("task when the faults ended", r.TaskAtEnd)
 	if r.DataChecked {
 		row("data operations on the source", r.DataOps)
-		row("target caught up after heal", r.CatchUp.Round(time.Millisecond).String())
+		catchUp := r.CatchUp.Round(time.Millisecond).String()
+		if !r.CaughtUp {
+			catchUp = "not equal after " + catchUp + " (gave up; the rows below are the difference then)"
+		}
+		row("target caught up after heal", catchUp)
 		row("rows lost / duplicated / divergent", fmt.Sprintf("%d / %d / %d", r.Lost, r.Extra, r.Divergent))
 		if r.SetChecked {
 			row("set: acked ids lost / unexpected", fmt.Sprintf("%d / %d", r.SetLost, r.SetUnexpected))

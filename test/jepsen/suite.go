@@ -135,8 +135,8 @@ func Run(tb harness.TB, cfg Config) *Report {
 		r.DataProblems = append(r.DataProblems, "settle the sources: "+err.Error())
 	}
 	cancel()
-	diffs, caughtUp := waitEqual(data.diff, cfg.Converge)
-	r.CatchUp = caughtUp
+	diffs, caughtUp, equal := waitEqual(data.diff, cfg.Converge)
+	r.CatchUp, r.CaughtUp = caughtUp, equal
 	end := time.Now()
 	checkData(r, data, env, diffs)
 
