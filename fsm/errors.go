@@ -1,6 +1,7 @@
 package fsm
 
 import (
+	"errors"
 	"fmt"
 
 	pb "github.com/dmraft/dmraft/proto"
@@ -37,6 +38,12 @@ func ResultError(res *pb.ApplyResult) error {
 		return nil
 	}
 	return &ApplyError{Code: res.Code, Message: res.Message}
+}
+
+// HasCode reports whether err is (or wraps) an ApplyError with code.
+func HasCode(err error, code string) bool {
+	var ae *ApplyError
+	return errors.As(err, &ae) && ae.Code == code
 }
 
 func fail(code, format string, args ...any) *pb.ApplyResult {

@@ -15,6 +15,7 @@ import (
 	"github.com/dmraft/dmraft/executor"
 	"github.com/dmraft/dmraft/executor/sync/binlog"
 	"github.com/dmraft/dmraft/executor/target"
+	"github.com/dmraft/dmraft/fsm"
 )
 
 // transient reports whether err is worth retrying after a pause: lost
@@ -30,7 +31,7 @@ func transient(err error) bool {
 	if errors.Is(err, binlog.ErrPurged) || errors.Is(err, binlog.ErrNoColumnNames) || errors.Is(err, binlog.ErrNotFullImage) {
 		return false
 	}
-	if errors.Is(err, errShardInfoChanged) {
+	if fsm.HasCode(err, fsm.CodeShardInfoChanged) {
 		return true
 	}
 	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, mysql.ErrInvalidConn) || errors.Is(err, io.EOF) ||

@@ -99,11 +99,6 @@ const (
 // checkpoint, which stands right before that DDL.
 var errShardResume = errors.New("shard DDL operation arrived: resume from the checkpoint before it")
 
-// errShardInfoChanged: a shard info proposal was refused because the info
-// changed since the view it was computed from; the unit restarts from the
-// checkpoint and computes it again.
-var errShardInfoChanged = errors.New("shard info changed since it was read")
-
 // shardSync is the shard-mode path of one pipeline run.
 type shardSync struct {
 	p       *pipeline
@@ -685,9 +680,9 @@ func (s *shardSync) proposeApplied(ctx context.Context, cmd *pb.Command) error {
 		switch res.GetCode() {
 		case fsm.CodeShardInfoChanged:
 			// Computed from a view that has moved on (this very proposal,
-			// retried after it was applied): start again from the checkpoint
-			// with the current view.
-			return fmt.Errorf("%w: %s", errShardInfoChanged, res.GetMessage())
+			// retried after it was applied): transient, the unit starts again
+			// from the checkpoint with the current view.
+			return fmt.Errorf("%s: %w", cmd.Type, fsm.ResultError(res))
 		case fsm.CodeStaleEpoch:
 			return fmt.Errorf("%w: %s refused: %s", target.ErrFenced, cmd.Type, res.GetMessage())
 		}

@@ -14,14 +14,19 @@ import (
 
 	"github.com/dmraft/dmraft/executor/dump"
 	"github.com/dmraft/dmraft/executor/target"
+	"github.com/dmraft/dmraft/fsm"
 )
 
 // Transient reports whether err is worth retrying: lost or refused
-// connections, server shutdown, lock wait timeouts and deadlocks.
+// connections, server shutdown, lock wait timeouts and deadlocks, and an
+// FSM command computed from a view that has moved on.
 func Transient(err error) bool {
 	var re *dump.ReadError
 	if err == nil || errors.Is(err, target.ErrFenced) || errors.Is(err, context.Canceled) || errors.As(err, &re) {
 		return false
+	}
+	if fsm.HasCode(err, fsm.CodeShardInfoChanged) {
+		return true
 	}
 	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, mysql.ErrInvalidConn) || errors.Is(err, io.EOF) ||
 		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||

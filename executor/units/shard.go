@@ -27,43 +27,34 @@ func (u *fullUnit) registerShards(ctx context.Context, tables []*dump.Table, ddl
 			reg[i].CreateTable = ddls[i]
 		}
 	}
-	// A conditional put refused because the info changed since the view
-	// was read (a retried proposal that had been applied) is computed
-	// again from the fresh view; Register returns nothing once all is in.
-	for attempt := 0; ; attempt++ {
+	// Each attempt computes the commands from the current view: Register
+	// leaves out what is in already, and a conditional put refused because
+	// the info changed since it was read (a retried proposal that had been
+	// applied) is transient.
+	return retry(ctx, u.log, "register shard tables", func() error {
 		cmds, err := shardlock.Register(u.d.View(), u.task.Name, u.inst.SourceID, reg)
 		if err != nil {
 			return &executor.Error{Code: "ShardRegisterFailed", Class: "config", Message: "register the shard tables", Err: err,
 				Workaround: "check the tables' definitions upstream; then `dmctl resume-task " + u.task.Name + "`"}
 		}
-		if len(cmds) == 0 {
-			return nil
-		}
-		changed := false
 		for _, c := range cmds {
-			err := retry(ctx, u.log, "register shard tables", func() error {
-				c.NowUnixMs = u.d.Now().UnixMilli()
-				res, err := u.d.Propose(ctx, c)
-				if err != nil {
-					return err
-				}
-				changed = res.GetCode() == fsm.CodeShardInfoChanged && attempt < 10
-				if res.GetCode() != "" && !changed {
-					return &executor.Error{Code: res.GetCode(), Class: "internal", Message: "register shard tables: " + res.GetMessage(),
-						Workaround: "check `dmctl query-status`; then `dmctl resume-task " + u.task.Name + "`"}
-				}
-				// Also when refused: the next attempt reads the view that refused it.
-				for u.d.View().Index < res.GetIndex() && ctx.Err() == nil {
-					time.Sleep(10 * time.Millisecond)
-				}
-				return nil
-			})
+			c.NowUnixMs = u.d.Now().UnixMilli()
+			res, err := u.d.Propose(ctx, c)
 			if err != nil {
 				return err
 			}
-			if changed {
-				break
+			// Also when refused: the next attempt reads the view that refused it.
+			for u.d.View().Index < res.GetIndex() && ctx.Err() == nil {
+				time.Sleep(10 * time.Millisecond)
+			}
+			if res.GetCode() == fsm.CodeShardInfoChanged {
+				return fsm.ResultError(res)
+			}
+			if res.GetCode() != "" {
+				return &executor.Error{Code: res.GetCode(), Class: "internal", Message: "register shard tables: " + res.GetMessage(),
+					Workaround: "check `dmctl query-status`; then `dmctl resume-task " + u.task.Name + "`"}
 			}
 		}
-	}
+		return nil
+	})
 }
